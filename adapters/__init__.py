@@ -1,0 +1,1 @@
+"""Adapters to the national partner systems; none of them imports `gateway`."""

@@ -1,0 +1,146 @@
+"""Agency side: the pull inbox with acknowledgements, and progress events on routed dossiers."""
+
+import base64
+import binascii
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+
+from gateway.api.intake import dossier_not_found, event_view
+from gateway.errors import BadRequest, NotFound, Unprocessable
+from gateway.http import authenticate, json_response, read_json, validate
+from gateway.keys import SERVICES
+from gateway.schemas import AgencyEventRequest
+from gateway.store import dossiers, outbox
+from gateway.workflow import lifecycle
+
+routes = web.RouteTableDef()
+MAX_PAGE = 200
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        kind, _, value = text.partition(":")
+        if kind != "o" or not value.isdigit():
+            raise ValueError(text)
+        return int(value)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise BadRequest("Con trỏ trang (cursor) không hợp lệ.", code="cursor.invalid") from exc
+
+
+def _limit(request: web.Request) -> int:
+    raw = request.query.get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise BadRequest(
+            f"limit phải là số nguyên từ 1 đến {MAX_PAGE}.",
+            code="query.invalid",
+            errors=[{"field": "limit", "type": "query.invalid", "message": "Giá trị không hợp lệ."}],
+        )
+    return int(raw)
+
+
+@routes.get("/v1/agency/inbox")
+async def inbox(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    principal = await authenticate(request, "agency")
+    limit = _limit(request)
+    after = decode_cursor(request.query["cursor"]) if request.query.get("cursor") else 0
+    async with services.db.acquire() as conn:
+        rows = await outbox.inbox_page(conn, principal.agency_code or "", after, limit + 1)
+    page, more = rows[:limit], len(rows) > limit
+    return json_response(
+        {
+            "items": [
+                {
+                    "message_id": r["message_id"],
+                    "dossier_code": r["dossier_code"],
+                    "created_at": r["created_at"],
+                    "payload": r["payload"],
+                }
+                for r in page
+            ],
+            "next_cursor": encode_cursor(page[-1]["id"]) if more else None,
+        }
+    )
+
+
+def _message_not_found() -> NotFound:
+    return NotFound("Không tìm thấy thông điệp này trong hộp thư của cơ quan.", code="message.not_found")
+
+
+@routes.post("/v1/agency/inbox/{message_id}/ack")
+async def acknowledge(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    principal = await authenticate(request, "agency")
+    try:
+        message_id = uuid.UUID(request.match_info["message_id"])
+    except ValueError as exc:
+        raise _message_not_found() from exc
+    async with services.db.acquire() as conn, conn.transaction():
+        message = await outbox.get_inbox_message(conn, message_id, principal.agency_code or "")
+        if message is None:
+            raise _message_not_found()
+        if message["status"] == "delivered":  # a repeated ack answers the same, records nothing new
+            acknowledged_at = message["delivered_at"]
+        else:
+            acknowledged_at = (
+                await outbox.mark_delivered(
+                    conn, message["id"], {"mode": "pull", "acknowledged_by": principal.organisation_id}
+                )
+            )["delivered_at"]
+            dossier = await dossiers.get_by_code(conn, message["dossier_code"], for_update=True)
+            if dossier["status"] == "received":  # the agency may already have reported progress
+                await dossiers.append_event(
+                    conn,
+                    dossier["id"],
+                    type="forwarded",
+                    status_after="forwarded",
+                    occurred_at=acknowledged_at,
+                    actor_org_id=principal.organisation_id,
+                    data={"message_id": str(message_id), "mode": "pull"},
+                )
+    return json_response(
+        {"message_id": message_id, "dossier_code": message["dossier_code"], "acknowledged_at": acknowledged_at}
+    )
+
+
+@routes.post("/v1/agency/dossiers/{code}/events")
+async def report_event(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    principal = await authenticate(request, "agency")
+    event = validate(AgencyEventRequest, await read_json(request))
+    now = datetime.now(UTC)
+    occurred_at = event.occurred_at or now
+    if occurred_at > now + CLOCK_SKEW:
+        raise Unprocessable(
+            "Thời điểm xảy ra sự kiện không được ở tương lai.",
+            errors=[{"field": "occurred_at", "type": "event.future", "message": "Thời điểm ở tương lai."}],
+        )
+    code = request.match_info["code"]
+    async with services.db.acquire() as conn, conn.transaction():
+        dossier = await dossiers.get_by_code(conn, code, for_update=True)
+        if dossier is None or dossier["agency_code"] != principal.agency_code:
+            raise dossier_not_found(code)
+        if event.event_id:
+            existing = await dossiers.find_event_by_external_id(conn, dossier["id"], event.event_id)
+            if existing is not None:
+                return json_response(event_view(existing), status=200)
+        transition = lifecycle.apply(event.type, dossier["status"])
+        row = await dossiers.append_event(
+            conn,
+            dossier["id"],
+            type=event.type,
+            status_after=transition.to,
+            occurred_at=occurred_at,
+            actor_org_id=principal.organisation_id,
+            external_id=event.event_id,
+            data=event.model_dump(mode="json", include={"officer", "note"}, exclude_none=True),
+        )
+    return json_response(event_view(row), status=201)

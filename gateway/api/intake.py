@@ -1,0 +1,160 @@
+"""Intake and read access for submitting clients (post offices, counters), agencies and admins."""
+
+import asyncio
+import contextlib
+import json
+import re
+from datetime import datetime
+
+from aiohttp import web
+
+from gateway.errors import BadRequest, Conflict, NotFound, Unprocessable
+from gateway.http import authenticate, json_response, read_json, validate
+from gateway.keys import SERVICES
+from gateway.schemas import IntakeRequest
+from gateway.store import dossiers, idempotency
+from gateway.store.clients import Principal
+from gateway.workflow import intake
+from gateway.workflow.lifecycle import STATUSES, TRANSITIONS
+from mapping.calendar import VN_TZ
+
+routes = web.RouteTableDef()
+_IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+def _idempotency_key(request: web.Request) -> str:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        raise BadRequest(
+            "Thiếu tiêu đề Idempotency-Key: mỗi hồ sơ cần một khóa duy nhất để gửi lại an toàn khi lỗi mạng.",
+            code="idempotency.key_missing",
+        )
+    if not _IDEMPOTENCY_KEY.match(key):
+        raise BadRequest(
+            "Idempotency-Key phải gồm 1–200 ký tự ASCII in được, không có khoảng trắng.",
+            code="idempotency.key_invalid",
+        )
+    return key
+
+
+@routes.post("/v1/dossiers")
+async def create_dossier(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    principal = await authenticate(request, "postal", "counter")
+    body = await read_json(request)
+    key = _idempotency_key(request)
+    intake_request = validate(IntakeRequest, body)
+    prepared = intake.prepare(services, principal, intake_request, datetime.now(VN_TZ))
+
+    settings = services.settings
+    async with services.db.acquire() as conn:
+        claim = await idempotency.claim(
+            conn,
+            principal.organisation_id,
+            key,
+            intake.request_fingerprint(body),
+            settings.idempotency_lease_seconds,
+            settings.idempotency_ttl_hours,
+        )
+        if claim.outcome == "mismatch":
+            raise Unprocessable(
+                "Idempotency-Key này đã được dùng cho một hồ sơ khác; hãy dùng khóa mới cho hồ sơ mới.",
+                code="idempotency.key_reused",
+            )
+        if claim.outcome == "in_flight":
+            raise Conflict(
+                "Yêu cầu với Idempotency-Key này đang được xử lý; vui lòng thử lại sau giây lát.",
+                code="idempotency.in_flight",
+                headers={"Retry-After": "1"},
+            )
+        if claim.outcome == "replay":
+            opened = services.sealer.open(claim.response_body or b"")
+            if opened is None:
+                raise Conflict("Không mở được câu trả lời đã lưu cho khóa này.", code="idempotency.unreadable")
+            return json_response(
+                json.loads(opened),
+                status=claim.response_status or 201,
+                headers={"Idempotent-Replayed": "true", "Location": f"/v1/dossiers/{json.loads(opened)['code']}"},
+            )
+        assert claim.locked_at is not None
+        try:
+            receipt = await intake.commit(services, conn, principal, prepared, key, claim.locked_at)
+        except intake.IdempotencyLost as exc:
+            raise Conflict(
+                "Yêu cầu với Idempotency-Key này đã được một yêu cầu khác tiếp quản.", code="idempotency.in_flight"
+            ) from exc
+        except BaseException:
+            # Nothing was committed: free the key so the client's retry is processed afresh.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(idempotency.release(conn, principal.organisation_id, key, claim.locked_at))
+            raise
+    return json_response(receipt, status=201, headers={"Location": f"/v1/dossiers/{receipt['code']}"})
+
+
+def can_see(principal: Principal, dossier) -> bool:
+    if principal.role == "admin":
+        return True
+    if principal.role == "agency":
+        return dossier["agency_code"] == principal.agency_code
+    return dossier["submitter_org_id"] == principal.organisation_id
+
+
+def dossier_not_found(code: str) -> NotFound:
+    return NotFound(f"Không tìm thấy hồ sơ {code}.", code="dossier.not_found")
+
+
+async def _visible_dossier(request: web.Request, principal: Principal, conn):
+    code = request.match_info["code"]
+    dossier = await dossiers.get_by_code(conn, code)
+    # Another organisation's dossier is answered exactly like an unknown one: its existence is not told.
+    if dossier is None or not can_see(principal, dossier):
+        raise dossier_not_found(code)
+    return dossier
+
+
+def event_view(row) -> dict:
+    transition = TRANSITIONS.get(row["type"])
+    return {
+        "seq": row["seq"],
+        "type": row["type"],
+        "label": transition.label if transition else row["type"],
+        "status_after": row["status_after"],
+        "occurred_at": row["occurred_at"],
+        "recorded_at": row["recorded_at"],
+        "data": row["data"],
+    }
+
+
+@routes.get("/v1/dossiers/{code}")
+async def get_dossier(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    principal = await authenticate(request, "postal", "counter", "agency", "admin")
+    async with services.db.acquire() as conn:
+        dossier = await _visible_dossier(request, principal, conn)
+    status = STATUSES[dossier["status"]]
+    receipt = dossier["receipt"]
+    return json_response(
+        {
+            "code": dossier["code"],
+            "status": status.name,
+            "status_label": status.label,
+            "dvcqg_status": status.dvcqg,
+            "procedure": receipt["procedure"],
+            "agency": receipt["agency"],
+            "channel": dossier["channel"],
+            "identity_status": dossier["identity_status"],
+            "received_at": dossier["received_at"],
+            "appointment_at": dossier["appointment_at"],
+            "receipt": receipt,
+        }
+    )
+
+
+@routes.get("/v1/dossiers/{code}/events")
+async def get_dossier_events(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    principal = await authenticate(request, "postal", "counter", "agency", "admin")
+    async with services.db.acquire() as conn:
+        dossier = await _visible_dossier(request, principal, conn)
+        events = await dossiers.list_events(conn, dossier["id"])
+    return json_response({"items": [event_view(row) for row in events]})

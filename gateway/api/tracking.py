@@ -1,0 +1,77 @@
+"""Citizen tracking with the dossier code and the receipt PIN; no personal data in the answer."""
+
+import hmac
+
+from aiohttp import web
+
+from gateway.api.intake import event_view
+from gateway.errors import BadRequest, NotFound, TooManyRequests
+from gateway.http import json_response
+from gateway.keys import SERVICES
+from gateway.security import hash_pin
+from gateway.store import dossiers, tracking
+from gateway.workflow.lifecycle import STATUSES
+
+routes = web.RouteTableDef()
+PIN_HEADER = "X-Tracking-Pin"
+# Per client address the allowance is larger: one post office may look up many dossiers for citizens.
+ADDRESS_ALLOWANCE_FACTOR = 10
+_DUMMY_SALT = b"\x00" * 16
+
+
+def _not_found() -> NotFound:
+    # The same answer for an unknown code and a wrong PIN: a guesser learns nothing about which codes exist.
+    return NotFound("Không tìm thấy hồ sơ với mã hồ sơ và mã tra cứu (PIN) đã nhập.", code="tracking.not_found")
+
+
+@routes.get("/v1/track/{code}")
+async def track(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    settings = services.settings
+    code = request.match_info["code"][:64]
+    pin = request.headers.get(PIN_HEADER)
+    if not pin:
+        raise BadRequest(
+            f"Thiếu mã tra cứu: gửi kèm tiêu đề {PIN_HEADER} ghi trên giấy tiếp nhận.", code="tracking.pin_missing"
+        )
+    subjects = (f"code:{code}", f"addr:{request.remote}")
+    limits = (settings.tracking_max_failures, settings.tracking_max_failures * ADDRESS_ALLOWANCE_FACTOR)
+    async with services.db.acquire() as conn:
+        for subject, limit in zip(subjects, limits, strict=True):
+            if await tracking.failures(conn, subject, settings.tracking_window_seconds) >= limit:
+                raise TooManyRequests(
+                    "Đã nhập sai quá nhiều lần; vui lòng thử lại sau.",
+                    code="tracking.rate_limited",
+                    headers={"Retry-After": str(settings.tracking_window_seconds)},
+                )
+        dossier = await dossiers.get_by_code(conn, code)
+        salt = dossier["pin_salt"] if dossier else _DUMMY_SALT
+        expected = dossier["pin_hash"] if dossier else b""
+        matches = hmac.compare_digest(hash_pin(services.server_secret, salt, pin), expected)
+        if not (dossier and matches):
+            for subject in subjects:
+                await tracking.record_failure(conn, subject, settings.tracking_window_seconds)
+            raise _not_found()
+        events = await dossiers.list_events(conn, dossier["id"])
+    status = STATUSES[dossier["status"]]
+    receipt = dossier["receipt"]
+    return json_response(
+        {
+            "code": dossier["code"],
+            "procedure": receipt["procedure"],
+            "agency": receipt["agency"],
+            "status": status.name,
+            "status_label": status.label,
+            "received_at": dossier["received_at"],
+            "appointment_at": dossier["appointment_at"],
+            "return_method": receipt["return_method"]["type"],
+            "timeline": [
+                {
+                    "label": view["label"],
+                    "status_label": STATUSES[view["status_after"]].label,
+                    "occurred_at": view["occurred_at"],
+                }
+                for view in map(event_view, events)
+            ],
+        }
+    )

@@ -1,0 +1,68 @@
+"""`create_app(settings)`: the aiohttp application with its pool, catalog and routes."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import date
+
+import structlog
+from aiohttp import web
+
+from gateway.api import agency, health, intake, tracking
+from gateway.keys import SERVICES, Services
+from gateway.middlewares import body_limit, problems, request_context
+from gateway.openapi import OPENAPI, build_openapi
+from gateway.security import Sealer
+from gateway.settings import Settings
+from gateway.store.db import UNAVAILABLE_ERRORS, create_pool
+from gateway.store.migrate import migrate
+from mapping import WorkingCalendar, load_catalog
+
+log = structlog.get_logger(__name__)
+STARTUP_DB_WAIT_SECONDS = 30
+
+
+def build_services(settings: Settings) -> Services:
+    if settings.secret_key is None or len(settings.secret_key.get_secret_value()) < 32:
+        raise ValueError("MOTCUA_SECRET_KEY must be set to at least 32 characters")
+    secret = settings.secret_key.get_secret_value().encode()
+    return Services(
+        settings=settings,
+        catalog=load_catalog(settings.catalog_path),
+        calendar=WorkingCalendar(extra_days_off=[date.fromisoformat(d) for d in settings.extra_days_off]),
+        server_secret=secret,
+        sealer=Sealer(secret),
+    )
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    services = app[SERVICES]
+    settings = services.settings
+    if not settings.database_url:
+        raise ValueError("MOTCUA_DATABASE_URL is not set (`motcua run` starts an embedded server for you)")
+    deadline = asyncio.get_running_loop().time() + STARTUP_DB_WAIT_SECONDS
+    while True:
+        try:
+            services.pool = await create_pool(settings, settings.database_url)
+            break
+        except UNAVAILABLE_ERRORS:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            log.warning("database.waiting")
+            await asyncio.sleep(1)
+    async with services.pool.acquire() as conn:
+        await migrate(conn)
+    yield
+    await services.pool.close()
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[request_context, problems, body_limit(settings.max_body_bytes)],
+    )
+    app[SERVICES] = build_services(settings)
+    for module in (health, intake, agency, tracking):
+        app.router.add_routes(module.routes)
+    app[OPENAPI] = build_openapi(app)
+    app.cleanup_ctx.append(_database)
+    return app

@@ -1,0 +1,97 @@
+"""Helpers every handler uses: JSON bodies in and out, authentication and roles."""
+
+import json
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import structlog
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from gateway.errors import BadRequest, Forbidden, GatewayError, Unauthorized, Unprocessable, UnsupportedMediaType
+from gateway.keys import SERVICES
+from gateway.store import clients
+from gateway.store.clients import Principal
+from gateway.validation_messages import field_errors
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, default=_default)
+
+
+def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(text=dumps(data), status=status, content_type="application/json", headers=headers)
+
+
+def problem_response(error: GatewayError) -> web.Response:
+    return web.Response(
+        text=dumps(error.problem()), status=error.status, content_type=PROBLEM_JSON, headers=error.headers
+    )
+
+
+async def read_json(request: web.Request) -> Any:
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType(
+            "Nội dung gửi lên phải là JSON (Content-Type: application/json).",
+            extra={"received": request.content_type},
+        )
+    raw = await request.read()  # aiohttp raises 413 past client_max_size
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest(
+            f"Nội dung gửi lên không phải JSON hợp lệ: {exc}.", code="body.malformed_json", title="JSON không hợp lệ"
+        ) from exc
+
+
+def validate[M: BaseModel](model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise Unprocessable(
+            "Dữ liệu gửi lên có trường không hợp lệ; xem danh sách lỗi theo từng trường.",
+            errors=field_errors(exc),
+        ) from exc
+
+
+async def authenticate(request: web.Request, *roles: str) -> Principal:
+    """The caller's organisation; 401 without a valid key, 403 when its role is not among `roles`."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if not header:
+        raise Unauthorized(
+            "Thiếu khóa truy cập: gửi kèm tiêu đề Authorization: Bearer <khóa>.",
+            code="auth.missing",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    services = request.app[SERVICES]
+    principal = None
+    if scheme.lower() == "bearer" and key.strip():
+        async with services.db.acquire() as conn:
+            principal = await clients.authenticate(conn, key.strip())
+    if principal is None:
+        raise Unauthorized(
+            "Khóa truy cập không hợp lệ hoặc đã bị thu hồi.",
+            code="auth.invalid",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    structlog.contextvars.bind_contextvars(org=principal.organisation_id, role=principal.role)
+    if roles and principal.role not in roles:
+        raise Forbidden(
+            f"Vai trò '{principal.role}' không được dùng chức năng này.",
+            extra={"allowed_roles": list(roles)},
+        )
+    return principal

@@ -1,0 +1,30 @@
+"""Typed keys for what the application holds (aiohttp `AppKey`)."""
+
+from dataclasses import dataclass
+
+import asyncpg
+from aiohttp import web
+
+from gateway.security import Sealer
+from gateway.settings import Settings
+from mapping import Catalog, WorkingCalendar
+
+
+@dataclass
+class Services:
+    """What request handlers need, built once per process in `create_app`'s cleanup context."""
+
+    settings: Settings
+    catalog: Catalog
+    calendar: WorkingCalendar
+    server_secret: bytes
+    sealer: Sealer
+    pool: asyncpg.Pool | None = None
+
+    @property
+    def db(self) -> asyncpg.Pool:
+        assert self.pool is not None, "the pool is created in the app's cleanup context"
+        return self.pool
+
+
+SERVICES = web.AppKey("services", Services)

@@ -1,0 +1,59 @@
+"""structlog set-up: JSON off a terminal, a request id bound per request, personal numbers masked."""
+
+import logging
+import re
+import sys
+from typing import Any
+
+import structlog
+
+# A 12-digit personal ID number or a 9-digit CMND number, standing alone.
+_ID_NUMBER = re.compile(r"(?<!\d)(\d{12}|\d{9})(?!\d)")
+# Vietnamese phone numbers: 0 or +84/84 followed by 9 digits, optional separators inside.
+_PHONE = re.compile(r"(?<![\d+])(?:\+?84|0)(?:[ .-]?\d){9}(?!\d)")
+
+
+def _mask_match(match: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", match.group(0))
+    return "*" * (len(digits) - 3) + digits[-3:]
+
+
+def mask_text(text: str) -> str:
+    return _ID_NUMBER.sub(_mask_match, _PHONE.sub(_mask_match, text))
+
+
+def _mask(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, int) and not isinstance(value, bool) and len(str(abs(value))) in (9, 10, 11, 12):
+        return mask_text(str(value))
+    if isinstance(value, dict):
+        return {key: _mask(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_mask(item) for item in value]
+    return value
+
+
+def mask_personal_numbers(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Mask ID and phone numbers wherever they appear in an event, keeping the last three digits."""
+    return {key: _mask(value) for key, value in event_dict.items()}
+
+
+def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
+    if json is None:
+        json = not sys.stderr.isatty()
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level.upper())
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            mask_personal_numbers,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )

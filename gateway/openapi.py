@@ -1,0 +1,243 @@
+"""The OpenAPI 3.1 document, built from the pydantic models and checked against the router.
+
+Every route the app serves must have an operation here, and every operation a route: `build_openapi`
+refuses to build otherwise, so the document cannot drift from the code.
+"""
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from gateway import __version__
+from gateway.schemas import (
+    AckResult,
+    AgencyEventRequest,
+    DossierView,
+    Event,
+    EventList,
+    Health,
+    InboxPage,
+    IntakeRequest,
+    Problem,
+    Receipt,
+    TrackingView,
+)
+
+OPENAPI = web.AppKey("openapi", dict)
+_REF = "#/components/schemas/{model}"
+
+_MODELS: list[type[BaseModel]] = [
+    IntakeRequest,
+    Receipt,
+    DossierView,
+    EventList,
+    Event,
+    InboxPage,
+    AckResult,
+    AgencyEventRequest,
+    TrackingView,
+    Problem,
+    Health,
+]
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": _REF.format(model=model.__name__)}
+
+
+def _problems(*statuses: int) -> dict[str, Any]:
+    texts = {
+        400: "Yêu cầu không hợp lệ",
+        401: "Chưa xác thực",
+        403: "Không có quyền",
+        404: "Không tìm thấy",
+        409: "Xung đột",
+        413: "Dữ liệu quá lớn",
+        415: "Sai kiểu dữ liệu",
+        422: "Dữ liệu không hợp lệ",
+        429: "Quá nhiều yêu cầu",
+        503: "Tạm thời không sẵn sàng",
+    }
+    return {
+        str(s): {"description": texts[s], "content": {"application/problem+json": {"schema": _ref(Problem)}}}
+        for s in statuses
+    }
+
+
+def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _body(model: type[BaseModel]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+_CODE = {
+    "name": "code",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "Dossier code {agency}-{yyMMdd}-{NNNN}",
+}
+_SECURED = [{"apiKey": []}]
+_AUTH_ERRORS = (401, 403, 503)
+
+OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
+    ("GET", "/healthz"): {
+        "operationId": "healthz",
+        "summary": "Liveness",
+        "tags": ["operations"],
+        "security": [],
+        "responses": {"200": _json(Health, "The process is alive")},
+    },
+    ("GET", "/readyz"): {
+        "operationId": "readyz",
+        "summary": "Readiness: database reachable, migrations applied",
+        "tags": ["operations"],
+        "security": [],
+        "responses": {"200": _json(Health, "Ready"), **_problems(503)},
+    },
+    ("GET", "/openapi.json"): {
+        "operationId": "openapi",
+        "summary": "This document",
+        "tags": ["operations"],
+        "security": [],
+        "responses": {
+            "200": {
+                "description": "OpenAPI 3.1 document",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        },
+    },
+    ("POST", "/v1/dossiers"): {
+        "operationId": "createDossier",
+        "summary": "File a dossier (postal and counter clients)",
+        "tags": ["intake"],
+        "security": _SECURED,
+        "parameters": [
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                "description": "One key per dossier; a retry with the same key and body gets the original answer",
+            }
+        ],
+        "requestBody": _body(IntakeRequest),
+        "responses": {
+            "201": _json(Receipt, "Committed; the receipt (form 01) with the tracking PIN"),
+            **_problems(400, 409, 413, 415, 422, *_AUTH_ERRORS),
+        },
+    },
+    ("GET", "/v1/dossiers/{code}"): {
+        "operationId": "getDossier",
+        "summary": "One dossier the caller may see",
+        "tags": ["intake"],
+        "security": _SECURED,
+        "parameters": [_CODE],
+        "responses": {"200": _json(DossierView, "The dossier"), **_problems(404, *_AUTH_ERRORS)},
+    },
+    ("GET", "/v1/dossiers/{code}/events"): {
+        "operationId": "getDossierEvents",
+        "summary": "A dossier's timeline",
+        "tags": ["intake"],
+        "security": _SECURED,
+        "parameters": [_CODE],
+        "responses": {"200": _json(EventList, "Events in order"), **_problems(404, *_AUTH_ERRORS)},
+    },
+    ("GET", "/v1/agency/inbox"): {
+        "operationId": "agencyInbox",
+        "summary": "Dossiers routed to the agency, not yet acknowledged",
+        "tags": ["agency"],
+        "security": _SECURED,
+        "parameters": [
+            {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+            },
+        ],
+        "responses": {"200": _json(InboxPage, "A page of messages"), **_problems(400, *_AUTH_ERRORS)},
+    },
+    ("POST", "/v1/agency/inbox/{message_id}/ack"): {
+        "operationId": "agencyAck",
+        "summary": "Acknowledge a message (idempotent)",
+        "tags": ["agency"],
+        "security": _SECURED,
+        "parameters": [
+            {"name": "message_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+        ],
+        "responses": {"200": _json(AckResult, "Acknowledged"), **_problems(404, *_AUTH_ERRORS)},
+    },
+    ("POST", "/v1/agency/dossiers/{code}/events"): {
+        "operationId": "agencyEvent",
+        "summary": "Report progress on a routed dossier",
+        "tags": ["agency"],
+        "security": _SECURED,
+        "parameters": [_CODE],
+        "requestBody": _body(AgencyEventRequest),
+        "responses": {
+            "201": _json(Event, "Recorded"),
+            "200": _json(Event, "Already recorded (same event_id)"),
+            **_problems(400, 404, 409, 413, 415, 422, *_AUTH_ERRORS),
+        },
+    },
+    ("GET", "/v1/track/{code}"): {
+        "operationId": "track",
+        "summary": "Citizen tracking with the receipt PIN",
+        "tags": ["citizen"],
+        "security": [],
+        "parameters": [
+            _CODE,
+            {
+                "name": "X-Tracking-Pin",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string"},
+                "description": "The 6-digit PIN printed on the receipt",
+            },
+        ],
+        "responses": {"200": _json(TrackingView, "The dossier's progress"), **_problems(400, 404, 429, 503)},
+    },
+}
+
+
+def _schemas() -> dict[str, Any]:
+    _, top = models_json_schema([(m, "validation") for m in _MODELS], ref_template=_REF)
+    return top.get("$defs", {})
+
+
+def build_openapi(app: web.Application) -> dict[str, Any]:
+    served = {
+        (route.method, route.resource.canonical)
+        for route in app.router.routes()
+        if route.method != "HEAD" and route.resource is not None
+    }
+    documented = set(OPERATIONS)
+    if served != documented:
+        raise RuntimeError(f"OpenAPI out of step: undocumented {served - documented}, unserved {documented - served}")
+    paths: dict[str, dict[str, Any]] = {}
+    for (method, path), operation in sorted(OPERATIONS.items()):
+        paths.setdefault(path, {})[method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "motcua-gateway",
+            "version": __version__,
+            "description": "Cổng tiếp nhận hồ sơ phi địa giới và bưu chính công ích cho cơ chế một cửa.",
+            "license": {"name": "GPL-3.0-or-later", "identifier": "GPL-3.0-or-later"},
+        },
+        "servers": [{"url": "/"}],
+        "security": _SECURED,
+        "paths": paths,
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {
+                "apiKey": {"type": "http", "scheme": "bearer", "description": "API key issued by `motcua clients add`"}
+            },
+        },
+    }

@@ -1,0 +1,262 @@
+"""Request and answer models of the HTTP API (pydantic); the OpenAPI document is built from them.
+
+Requests forbid unknown fields. Messages a user reads are Vietnamese; `type` codes are stable.
+"""
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from adapters.postal.s10 import s10_problem
+from identity.id_number import birth_year_problem
+
+PHONE_PATTERN = r"^(0|\+84)\d{9}$"
+MEDIA_TYPES = Literal["application/pdf", "image/jpeg", "image/png"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class UnitRef(Strict):
+    unit_code: str = Field(min_length=1, max_length=20, description="Commune code in the given code system")
+    code_system: Literal["2025", "legacy"] = Field(
+        default="2025", description="`2025`: codes since 1 July 2025; `legacy`: pre-2025 codes"
+    )
+    address_line: str = Field(min_length=1, max_length=300, description="House number, street, hamlet")
+
+
+class Applicant(Strict):
+    id_number: str = Field(pattern=r"^\d{12}$", description="Personal identification number, 12 digits")
+    full_name: str = Field(min_length=1, max_length=100)
+    date_of_birth: date | None = None
+    birth_year: int | None = Field(default=None, ge=1900, le=2100, description="When only the year is known")
+    sex: Literal["male", "female"] | None = None
+    phone: str = Field(pattern=PHONE_PATTERN)
+    residence: UnitRef
+
+    @model_validator(mode="after")
+    def _birth_matches_id(self) -> "Applicant":
+        if (self.date_of_birth is None) == (self.birth_year is None):
+            raise PydanticCustomError(
+                "applicant.birth", "Cần khai đúng một trong hai: ngày sinh (date_of_birth) hoặc năm sinh (birth_year)."
+            )
+        year = self.date_of_birth.year if self.date_of_birth else self.birth_year
+        problem = birth_year_problem(self.id_number, year or 0)
+        if problem:
+            raise PydanticCustomError("applicant.id_number_mismatch", problem)
+        if self.sex is not None and (int(self.id_number[3]) % 2 == 1) != (self.sex == "female"):
+            raise PydanticCustomError(
+                "applicant.id_number_mismatch", "Giới tính đã khai không khớp với số định danh cá nhân."
+            )
+        return self
+
+
+class PostalChannel(Strict):
+    type: Literal["postal"]
+    post_office_code: str = Field(pattern=r"^\d{6}$", description="Postal code of the receiving post office")
+    item_number: str = Field(description="S10 number of the sealed paper dossier, e.g. EE123456785VN")
+
+    @model_validator(mode="after")
+    def _valid_s10(self) -> "PostalChannel":
+        problem = s10_problem(self.item_number)
+        if problem:
+            raise PydanticCustomError("channel.item_number", problem)
+        return self
+
+
+class CounterChannel(Strict):
+    type: Literal["counter"]
+    unit_code: str = Field(pattern=r"^\d{5}$", description="The counter's own commune code (2025 system)")
+
+
+Channel = Annotated[PostalChannel | CounterChannel, Field(discriminator="type")]
+
+
+class Document(Strict):
+    component_code: str = Field(min_length=1, max_length=50)
+    name: str = Field(min_length=1, max_length=300)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int = Field(ge=1, le=200_000_000, description="Bytes")
+    media_type: MEDIA_TYPES
+
+
+class CounterReturn(Strict):
+    type: Literal["counter"]
+
+
+class PostalReturn(Strict):
+    type: Literal["postal"]
+    recipient_name: str = Field(min_length=1, max_length=100)
+    phone: str = Field(pattern=PHONE_PATTERN)
+    address: UnitRef
+
+
+ReturnMethod = Annotated[CounterReturn | PostalReturn, Field(discriminator="type")]
+
+
+class FeePaid(Strict):
+    kind: Literal["fee", "charge"]
+    name: str = Field(min_length=1, max_length=200)
+    amount: int = Field(ge=0, description="VND")
+    receipt_number: str | None = Field(default=None, max_length=50)
+
+
+class IntakeRequest(Strict):
+    procedure_code: str = Field(min_length=1, max_length=50)
+    applicant: Applicant
+    subject_location: UnitRef | None = Field(default=None, description="Where the land or property lies")
+    channel: Channel
+    documents: list[Document] = Field(default_factory=list, max_length=100)
+    return_method: ReturnMethod
+    fees: list[FeePaid] = Field(default_factory=list, max_length=20, description="Fees collected at intake")
+
+
+class NamedCode(BaseModel):
+    code: str
+    name: str
+
+
+class AgencyRef(BaseModel):
+    identifier: str
+    name: str
+
+
+class FeeLine(BaseModel):
+    kind: str
+    name: str
+    amount: int
+
+
+class Fees(BaseModel):
+    due: list[FeeLine]
+    collected: list[FeePaid]
+    total_due: int
+    outstanding: int
+
+
+class ResolvedUnitOut(BaseModel):
+    given: UnitRef
+    commune_code: str
+    commune_name: str
+    province_code: str
+    province_name: str
+
+
+class RoutingOut(BaseModel):
+    basis: str
+    residence: ResolvedUnitOut
+    subject_location: ResolvedUnitOut | None = None
+
+
+class Receipt(BaseModel):
+    """Form 01 (Circular 03/2025/TT-VPCP): receipt and appointment slip."""
+
+    form: Literal["01"] = "01"
+    code: str
+    status: str
+    status_label: str
+    procedure: NamedCode
+    agency: AgencyRef
+    channel: str
+    received_at: AwareDatetime
+    appointment_at: AwareDatetime
+    fees: Fees
+    documents: list[Document]
+    missing_components: list[NamedCode]
+    return_method: CounterReturn | PostalReturn
+    routing: RoutingOut
+    tracking_pin: str | None = Field(default=None, description="Shown once, in the intake answer only")
+    tracking_url: str
+
+
+class Event(BaseModel):
+    seq: int
+    type: str
+    label: str
+    status_after: str
+    occurred_at: AwareDatetime
+    recorded_at: AwareDatetime
+    data: dict
+
+
+class DossierView(BaseModel):
+    code: str
+    status: str
+    status_label: str
+    dvcqg_status: int
+    procedure: NamedCode
+    agency: AgencyRef
+    channel: str
+    identity_status: str
+    received_at: AwareDatetime
+    appointment_at: AwareDatetime
+    receipt: dict
+
+
+class EventList(BaseModel):
+    items: list[Event]
+
+
+class InboxMessage(BaseModel):
+    message_id: str
+    dossier_code: str
+    created_at: AwareDatetime
+    payload: dict
+
+
+class InboxPage(BaseModel):
+    items: list[InboxMessage]
+    next_cursor: str | None
+
+
+class AckResult(BaseModel):
+    message_id: str
+    dossier_code: str
+    acknowledged_at: AwareDatetime
+
+
+class AgencyEventRequest(Strict):
+    type: Literal["accepted", "result_ready"]
+    event_id: str | None = Field(
+        default=None, min_length=1, max_length=100, description="Your own id; a retry with it is not recorded twice"
+    )
+    occurred_at: AwareDatetime | None = None
+    officer: str | None = Field(default=None, max_length=100)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class TrackingTimelineItem(BaseModel):
+    label: str
+    status_label: str
+    occurred_at: AwareDatetime
+
+
+class TrackingView(BaseModel):
+    code: str
+    procedure: NamedCode
+    agency: AgencyRef
+    status: str
+    status_label: str
+    received_at: AwareDatetime
+    appointment_at: AwareDatetime
+    return_method: str
+    timeline: list[TrackingTimelineItem]
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with a stable `code` and per-field `errors`."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[dict] | None = None
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str] | None = None

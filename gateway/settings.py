@@ -1,0 +1,46 @@
+"""Settings, read once from `MOTCUA_*` environment variables and passed into `create_app`.
+
+Every field is documented in the README's settings table; keep the two in step.
+"""
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MOTCUA_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL. Unset: `motcua run` starts a private server in the data directory.",
+    )
+    data_dir: Path = Field(default=Path(".data"), description="Embedded PostgreSQL, demo credentials, secrets.")
+    host: str = Field(default="127.0.0.1", description="Address the gateway listens on.")
+    port: int = Field(default=8080, ge=0, le=65535, description="Port the gateway listens on.")
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Server secret (>= 32 chars): keys the PIN hashes and encrypts stored idempotent answers. "
+        "`motcua run` generates one in the data directory when unset.",
+    )
+    catalog_path: Path | None = Field(
+        default=None, description="Procedure catalog and agency directory (JSON). Unset: the bundled demo."
+    )
+    extra_days_off: list[str] = Field(
+        default_factory=list,
+        description="Announced days off (YYYY-MM-DD) not yet in the holidays package, as a JSON list.",
+    )
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest accepted request body.")
+    db_pool_min: int = Field(default=1, ge=0)
+    db_pool_max: int = Field(default=10, ge=1)
+    db_command_timeout: float = Field(default=10.0, gt=0, description="Seconds before a query is abandoned.")
+    db_connect_timeout: float = Field(default=5.0, gt=0)
+    idempotency_lease_seconds: int = Field(
+        default=60, ge=1, description="A key still in flight after this long is taken to be abandoned."
+    )
+    idempotency_ttl_hours: int = Field(default=24, ge=1, description="How long an answer can be replayed.")
+    tracking_max_failures: int = Field(default=5, ge=1, description="Wrong PINs allowed per window.")
+    tracking_window_seconds: int = Field(default=900, ge=1)
+    log_level: str = Field(default="INFO")
+    log_json: bool | None = Field(default=None, description="JSON logs; unset: JSON unless on a terminal.")

@@ -1,0 +1,98 @@
+"""Dossiers, their codes, and their hash-chained timeline."""
+
+import hashlib
+import json
+from datetime import date, datetime
+from typing import Any
+
+import asyncpg
+
+
+async def allocate_code(conn: asyncpg.Connection, agency_code: str, day: date) -> str:
+    """Next `{agency}-{yyMMdd}-{NNNN}` code; call inside the intake transaction (the row lock serialises)."""
+    value = await conn.fetchval(
+        "INSERT INTO dossier_sequences (agency_code, day, last_value) VALUES ($1, $2, 1)"
+        " ON CONFLICT (agency_code, day) DO UPDATE SET last_value = dossier_sequences.last_value + 1"
+        " RETURNING last_value",
+        agency_code,
+        day,
+    )
+    return f"{agency_code}-{day:%y%m%d}-{value:04d}"
+
+
+async def insert_dossier(conn: asyncpg.Connection, **fields: Any) -> int:
+    columns = ", ".join(fields)
+    placeholders = ", ".join(f"${i}" for i in range(1, len(fields) + 1))
+    return await conn.fetchval(
+        f"INSERT INTO dossiers ({columns}) VALUES ({placeholders}) RETURNING id", *fields.values()
+    )
+
+
+async def get_by_code(conn: asyncpg.Connection, code: str, *, for_update: bool = False) -> asyncpg.Record | None:
+    lock = " FOR UPDATE" if for_update else ""
+    return await conn.fetchrow(f"SELECT * FROM dossiers WHERE code = $1{lock}", code)
+
+
+def event_hash(prev_hash: bytes | None, event: dict[str, Any]) -> bytes:
+    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256((prev_hash or b"") + canonical.encode()).digest()
+
+
+async def append_event(
+    conn: asyncpg.Connection,
+    dossier_id: int,
+    *,
+    type: str,
+    status_after: str,
+    occurred_at: datetime,
+    actor_org_id: int | None,
+    data: dict[str, Any] | None = None,
+    external_id: str | None = None,
+) -> asyncpg.Record:
+    """Append one event and move the dossier's status; the caller holds the dossier row lock."""
+    last = await conn.fetchrow(
+        "SELECT seq, hash FROM dossier_events WHERE dossier_id = $1 ORDER BY seq DESC LIMIT 1", dossier_id
+    )
+    seq = last["seq"] + 1 if last else 1
+    prev_hash = last["hash"] if last else None
+    data = data or {}
+    digest = event_hash(
+        prev_hash,
+        {
+            "seq": seq,
+            "type": type,
+            "status_after": status_after,
+            "occurred_at": occurred_at.isoformat(),
+            "actor": actor_org_id,
+            "external_id": external_id,
+            "data": data,
+        },
+    )
+    row = await conn.fetchrow(
+        "INSERT INTO dossier_events (dossier_id, seq, type, status_after, occurred_at, actor_org_id,"
+        " external_id, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *",
+        dossier_id,
+        seq,
+        type,
+        status_after,
+        occurred_at,
+        actor_org_id,
+        external_id,
+        data,
+        prev_hash,
+        digest,
+    )
+    await conn.execute("UPDATE dossiers SET status = $2, updated_at = now() WHERE id = $1", dossier_id, status_after)
+    return row
+
+
+async def find_event_by_external_id(
+    conn: asyncpg.Connection, dossier_id: int, external_id: str
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM dossier_events WHERE dossier_id = $1 AND external_id = $2", dossier_id, external_id
+    )
+
+
+async def list_events(conn: asyncpg.Connection, dossier_id: int) -> list[asyncpg.Record]:
+    return await conn.fetch("SELECT * FROM dossier_events WHERE dossier_id = $1 ORDER BY seq", dossier_id)

@@ -1,0 +1,28 @@
+"""Failed tracking attempts, counted in PostgreSQL so every gateway process shares the limit."""
+
+import asyncpg
+
+
+async def failures(conn: asyncpg.Connection, subject: str, window_seconds: int) -> int:
+    return (
+        await conn.fetchval(
+            "SELECT failures FROM tracking_failures WHERE subject = $1"
+            " AND window_start > now() - make_interval(secs => $2)",
+            subject,
+            float(window_seconds),
+        )
+        or 0
+    )
+
+
+async def record_failure(conn: asyncpg.Connection, subject: str, window_seconds: int) -> None:
+    await conn.execute(
+        "INSERT INTO tracking_failures (subject, window_start, failures) VALUES ($1, now(), 1)"
+        " ON CONFLICT (subject) DO UPDATE SET"
+        " failures = CASE WHEN tracking_failures.window_start > now() - make_interval(secs => $2)"
+        "                 THEN tracking_failures.failures + 1 ELSE 1 END,"
+        " window_start = CASE WHEN tracking_failures.window_start > now() - make_interval(secs => $2)"
+        "                 THEN tracking_failures.window_start ELSE now() END",
+        subject,
+        float(window_seconds),
+    )

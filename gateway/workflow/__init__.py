@@ -1,0 +1,1 @@
+"""Dossier workflow: intake, the lifecycle state machine, agency progress."""

@@ -1,0 +1,1 @@
+"""Population database: ID-number rules now; the signed SOAP client and its simulator to come."""

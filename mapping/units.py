@@ -1,0 +1,41 @@
+"""Administrative units of 1 July 2025 (34 provinces, 3,321 communes), from `vietnam-provinces`.
+
+A unit code always comes with its code system. Only `2025` codes are resolved for now; legacy codes
+and the old→new table come with the full mapping work (see docs/decisions.md).
+"""
+
+from dataclasses import dataclass
+from typing import Literal
+
+from vietnam_provinces import Province, Ward
+
+from mapping.errors import UnitUnknown
+
+CodeSystem = Literal["2025", "legacy"]
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedUnit:
+    commune_code: str
+    commune_name: str
+    province_code: str
+    province_name: str
+
+
+def resolve_unit(code: str, system: CodeSystem = "2025", *, field: str = "unit_code") -> ResolvedUnit:
+    """Resolve a commune code of the given system, or raise `UnitUnknown`."""
+    if system != "2025":
+        raise UnitUnknown(f"Hệ mã đơn vị hành chính '{system}' chưa được hỗ trợ.", field=field)
+    if not (code.isdigit() and len(code) == 5):
+        raise UnitUnknown(f"Mã xã '{code}' không hợp lệ: mã xã gồm 5 chữ số.", field=field)
+    try:
+        ward = Ward.from_code(int(code))
+    except ValueError as exc:
+        raise UnitUnknown(f"Không có xã, phường, đặc khu nào mang mã '{code}'.", field=field) from exc
+    province = Province.from_code(ward.province_code)
+    return ResolvedUnit(
+        commune_code=f"{int(ward.code):05d}",
+        commune_name=ward.name,
+        province_code=f"{int(province.code):02d}",
+        province_name=province.name,
+    )
