@@ -19,7 +19,7 @@ lower layers raise them, or raise their own errors that are mapped at the bounda
 
 from typing import Any, ClassVar
 
-PROBLEM_TYPE_BASE = "https://motcua-gateway.example/problems/"
+PROBLEM_TYPE_BASE = "urn:motcua:problem:"  # a URI that names the code without pretending to be a page
 
 
 class GatewayError(Exception):

@@ -6,6 +6,7 @@ bundled in the `pgserver` wheel. PostgreSQL refuses to run as root, so as root t
 """
 
 import contextlib
+import importlib.util
 import os
 import pwd
 import secrets
@@ -28,17 +29,22 @@ class EmbeddedPostgresError(RuntimeError):
     pass
 
 
-def find_binaries() -> Path:
+def candidate_binary_dirs() -> list[Path]:
+    """Where to look, best first: the machine's PostgreSQL, then the `pgserver` wheel's bundled build."""
     candidates: list[Path] = []
     on_path = shutil.which("pg_ctl")
     if on_path:
         candidates.append(Path(on_path).resolve().parent)
     candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: p.parent.name, reverse=True)
-    with contextlib.suppress(ImportError):
-        import pgserver  # type: ignore[import-not-found]  # optional fallback with its own binaries
+    # Located without importing it: importing pgserver has side effects we do not need.
+    spec = importlib.util.find_spec("pgserver")
+    if spec is not None and spec.origin:
+        candidates.append(Path(spec.origin).parent / "pginstall" / "bin")
+    return candidates
 
-        candidates.append(Path(pgserver.__file__).parent / "pginstall" / "bin")
-    for directory in candidates:
+
+def find_binaries(candidates: list[Path] | None = None) -> Path:
+    for directory in candidates if candidates is not None else candidate_binary_dirs():
         if all((directory / tool).exists() for tool in _TOOLS):
             return directory
     raise EmbeddedPostgresError(
@@ -85,13 +91,15 @@ class EmbeddedPostgres:
     another `motcua` command run meanwhile joins it, and a server whose owner was killed is adopted.
     """
 
-    def __init__(self, base_dir: Path, *, port: int | None = None, durable: bool = True) -> None:
+    def __init__(
+        self, base_dir: Path, *, port: int | None = None, durable: bool = True, bin_dir: Path | None = None
+    ) -> None:
         self.base_dir = base_dir.resolve()
         self.pgdata = self.base_dir / "pg"
         self.password_file = self.base_dir / "pg-password"
         self.port = port or free_port()
         self.durable = durable  # tests trade crash safety of the server itself for speed
-        self.bin = find_binaries()
+        self.bin = bin_dir or find_binaries()
         self.run_as = _RunAs.for_current_user()
         self.owner_file = self.base_dir / "pg-owner.pid"
         self._owned = False
@@ -108,8 +116,20 @@ class EmbeddedPostgres:
             raise EmbeddedPostgresError(f"{args[0]} failed: {result.stderr.strip() or result.stdout.strip()}")
         return result
 
+    def _check_reachable(self) -> None:
+        """The server user must traverse every folder above pgdata; say which one it cannot."""
+        if self.run_as.uid is None:
+            return
+        for folder in [self.base_dir, *self.base_dir.parents]:
+            if not folder.stat().st_mode & 0o001:
+                raise EmbeddedPostgresError(
+                    f"{folder} is closed to other users, so PostgreSQL (run as uid {self.run_as.uid}, since "
+                    "it refuses root) cannot reach its data: choose a data directory under open folders"
+                )
+
     def _initialise(self) -> None:
         self.base_dir.mkdir(parents=True, exist_ok=True)
+        self._check_reachable()
         self.base_dir.chmod(0o755)  # the server user must be able to reach pgdata
         password = secrets.token_urlsafe(24)
         self.password_file.write_text(password)
