@@ -1,0 +1,46 @@
+"""Integration (real PostgreSQL, real HTTP): the whole path intake → inbox → ack → events → tracking."""
+
+from tests.samples import postal_dossier
+
+
+async def test_dossier_travels_from_post_office_to_agency_and_citizen(client, orgs, db):
+    """A dossier filed at a post office reaches the competent agency's inbox, moves on its events, and the
+    citizen follows it with the PIN from the receipt."""
+    filed = await client.post("/v1/dossiers", json=postal_dossier(), headers={**orgs.postal.auth, "Idempotency-Key": "a1"})
+    assert filed.status == 201, await filed.text()
+    receipt = await filed.json()
+    code = receipt["code"]
+    assert code.startswith("000.00.10.H26-") and code.endswith("-0001")
+    assert receipt["agency"]["identifier"] == "000.00.10.H26"
+    assert receipt["fees"]["outstanding"] == 0
+    assert len(receipt["tracking_pin"]) == 6 and receipt["tracking_pin"].isdigit()
+    assert filed.headers["Location"] == f"/v1/dossiers/{code}"
+
+    inbox = await client.get("/v1/agency/inbox", headers=orgs.agency.auth)
+    assert inbox.status == 200
+    items = (await inbox.json())["items"]
+    assert [item["dossier_code"] for item in items] == [code]
+    assert items[0]["payload"]["applicant"]["id_number"] == "001090123456"
+
+    ack = await client.post(f"/v1/agency/inbox/{items[0]['message_id']}/ack", headers=orgs.agency.auth)
+    assert ack.status == 200
+    assert (await (await client.get("/v1/agency/inbox", headers=orgs.agency.auth)).json())["items"] == []
+
+    for event_type in ("accepted", "result_ready"):
+        reported = await client.post(
+            f"/v1/agency/dossiers/{code}/events", json={"type": event_type, "officer": "Trần Thị Bình"},
+            headers=orgs.agency.auth,
+        )
+        assert reported.status == 201, await reported.text()
+
+    tracked = await client.get(f"/v1/track/{code}", headers={"X-Tracking-Pin": receipt["tracking_pin"]})
+    assert tracked.status == 200
+    view = await tracked.json()
+    assert view["status"] == "result_ready"
+    assert [item["label"] for item in view["timeline"]] == [
+        "Tiếp nhận hồ sơ", "Cơ quan giải quyết đã nhận hồ sơ", "Cơ quan bắt đầu giải quyết", "Đã có kết quả giải quyết",
+    ]
+    assert "001090123456" not in await tracked.text()  # no personal data on the public answer
+
+    outbox = await db.fetch("SELECT kind, status FROM outbox ORDER BY id")
+    assert [(r["kind"], r["status"]) for r in outbox] == [("agency.deliver", "delivered"), ("dvcqg.sync_dossier", "pending")]
