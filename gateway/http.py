@@ -55,6 +55,10 @@ async def read_json(request: web.Request) -> Any:
         raise BadRequest(
             f"Nội dung gửi lên không phải JSON hợp lệ: {exc}.", code="body.malformed_json", title="JSON không hợp lệ"
         ) from exc
+    except RecursionError as exc:
+        raise BadRequest(
+            "Nội dung gửi lên lồng nhau quá sâu.", code="body.malformed_json", title="JSON không hợp lệ"
+        ) from exc
 
 
 def validate[M: BaseModel](model: type[M], data: Any) -> M:

@@ -11,6 +11,8 @@ import structlog
 _ID_NUMBER = re.compile(r"(?<!\d)(\d{12}|\d{9})(?!\d)")
 # Vietnamese phone numbers: 0 or +84/84 followed by 9 digits, optional separators inside.
 _PHONE = re.compile(r"(?<![\d+])(?:\+?84|0)(?:[ .-]?\d){9}(?!\d)")
+# Correlation tokens, not personal data: masking a digit run inside one would break the correlation.
+_NEVER_MASKED = frozenset({"request_id"})
 
 
 def _mask_match(match: re.Match[str]) -> str:
@@ -36,7 +38,7 @@ def _mask(value: Any) -> Any:
 
 def mask_personal_numbers(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     """Mask ID and phone numbers wherever they appear in an event, keeping the last three digits."""
-    return {key: _mask(value) for key, value in event_dict.items()}
+    return {key: value if key in _NEVER_MASKED else _mask(value) for key, value in event_dict.items()}
 
 
 def configure_logging(level: str = "INFO", json: bool | None = None) -> None:

@@ -52,7 +52,7 @@ def _from_http_exception(exc: web.HTTPException) -> GatewayError:
         return NotFound("Không có đường dẫn này trong API.", code="route.not_found")
     if exc.status == 405:
         return MethodNotAllowed(
-            f"Phương thức {exc.reason} không được hỗ trợ ở đường dẫn này.",
+            f"Phương thức {getattr(exc, 'method', exc.reason)} không được hỗ trợ ở đường dẫn này.",
             headers={"Allow": exc.headers.get("Allow", "")},
         )
     if exc.status == 413:

@@ -6,7 +6,7 @@ Requests forbid unknown fields. Messages a user reads are Vietnamese; `type` cod
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from adapters.postal.s10 import s10_problem
@@ -18,6 +18,14 @@ MEDIA_TYPES = Literal["application/pdf", "image/jpeg", "image/png"]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # PostgreSQL cannot store U+0000 in text or jsonb.
+        if isinstance(value, str) and "\x00" in value:
+            raise PydanticCustomError("string.nul_character", "Giá trị không được chứa ký tự NUL (\\u0000).")
+        return value
 
 
 class UnitRef(Strict):

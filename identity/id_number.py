@@ -7,12 +7,12 @@ carry a country code); digit 4: century and sex (0/1 → 1900s, 2/3 → 2000s, 4
 
 import re
 
-_ID = re.compile(r"^\d{12}$")
+_ID = re.compile(r"[0-9]{12}")  # used with fullmatch: ASCII digits only, no trailing "\n"
 
 
 def birth_year_problem(id_number: str, birth_year: int) -> str | None:
     """None when the number is well formed and agrees with the birth year, otherwise why not (Vietnamese)."""
-    if not _ID.match(id_number):
+    if not _ID.fullmatch(id_number):
         return "Số định danh cá nhân phải gồm đúng 12 chữ số."
     century = 1900 + 100 * (int(id_number[3]) // 2)
     encoded_year = century + int(id_number[4:6])

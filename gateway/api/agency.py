@@ -2,6 +2,7 @@
 
 import base64
 import binascii
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -28,7 +29,7 @@ def decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         kind, _, value = text.partition(":")
-        if kind != "o" or not value.isdigit():
+        if kind != "o" or not re.fullmatch(r"[0-9]{1,18}", value):  # fits a bigint
             raise ValueError(text)
         return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
@@ -37,7 +38,7 @@ def decode_cursor(cursor: str) -> int:
 
 def _limit(request: web.Request) -> int:
     raw = request.query.get("limit", "50")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    if not re.fullmatch(r"[0-9]{1,4}", raw) or not 1 <= int(raw) <= MAX_PAGE:
         raise BadRequest(
             f"limit phải là số nguyên từ 1 đến {MAX_PAGE}.",
             code="query.invalid",
@@ -132,6 +133,13 @@ async def report_event(request: web.Request) -> web.Response:
             existing = await dossiers.find_event_by_external_id(conn, dossier["id"], event.event_id)
             if existing is not None:
                 return json_response(event_view(existing), status=200)
+        if occurred_at < dossier["received_at"]:
+            raise Unprocessable(
+                "Thời điểm xảy ra sự kiện không được trước thời điểm tiếp nhận hồ sơ.",
+                errors=[
+                    {"field": "occurred_at", "type": "event.before_received", "message": "Trước khi tiếp nhận hồ sơ."}
+                ],
+            )
         transition = lifecycle.apply(event.type, dossier["status"])
         row = await dossiers.append_event(
             conn,

@@ -28,7 +28,7 @@ def _not_found() -> NotFound:
 async def track(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     settings = services.settings
-    code = request.match_info["code"][:64]
+    code = request.match_info["code"][:64].replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL
     pin = request.headers.get(PIN_HEADER)
     if not pin:
         raise BadRequest(

@@ -29,6 +29,8 @@ async def insert_dossier(conn: asyncpg.Connection, **fields: Any) -> int:
 
 
 async def get_by_code(conn: asyncpg.Connection, code: str, *, for_update: bool = False) -> asyncpg.Record | None:
+    if "\x00" in code:  # PostgreSQL text cannot hold it, so no dossier has it
+        return None
     lock = " FOR UPDATE" if for_update else ""
     return await conn.fetchrow(f"SELECT * FROM dossiers WHERE code = $1{lock}", code)
 

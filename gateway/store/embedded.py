@@ -120,7 +120,7 @@ class EmbeddedPostgres:
         """The server user must traverse every folder above pgdata; say which one it cannot."""
         if self.run_as.uid is None:
             return
-        for folder in [self.base_dir, *self.base_dir.parents]:
+        for folder in self.base_dir.parents:  # base_dir itself is ours: `_initialise` opens it next
             if not folder.stat().st_mode & 0o001:
                 raise EmbeddedPostgresError(
                     f"{folder} is closed to other users, so PostgreSQL (run as uid {self.run_as.uid}, since "
