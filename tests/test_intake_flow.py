@@ -6,7 +6,9 @@ from tests.samples import postal_dossier
 async def test_dossier_travels_from_post_office_to_agency_and_citizen(client, orgs, db):
     """A dossier filed at a post office reaches the competent agency's inbox, moves on its events, and the
     citizen follows it with the PIN from the receipt."""
-    filed = await client.post("/v1/dossiers", json=postal_dossier(), headers={**orgs.postal.auth, "Idempotency-Key": "a1"})
+    filed = await client.post(
+        "/v1/dossiers", json=postal_dossier(), headers={**orgs.postal.auth, "Idempotency-Key": "a1"}
+    )
     assert filed.status == 201, await filed.text()
     receipt = await filed.json()
     code = receipt["code"]
@@ -28,7 +30,8 @@ async def test_dossier_travels_from_post_office_to_agency_and_citizen(client, or
 
     for event_type in ("accepted", "result_ready"):
         reported = await client.post(
-            f"/v1/agency/dossiers/{code}/events", json={"type": event_type, "officer": "Trần Thị Bình"},
+            f"/v1/agency/dossiers/{code}/events",
+            json={"type": event_type, "officer": "Trần Thị Bình"},
             headers=orgs.agency.auth,
         )
         assert reported.status == 201, await reported.text()
@@ -38,9 +41,15 @@ async def test_dossier_travels_from_post_office_to_agency_and_citizen(client, or
     view = await tracked.json()
     assert view["status"] == "result_ready"
     assert [item["label"] for item in view["timeline"]] == [
-        "Tiếp nhận hồ sơ", "Cơ quan giải quyết đã nhận hồ sơ", "Cơ quan bắt đầu giải quyết", "Đã có kết quả giải quyết",
+        "Tiếp nhận hồ sơ",
+        "Cơ quan giải quyết đã nhận hồ sơ",
+        "Cơ quan bắt đầu giải quyết",
+        "Đã có kết quả giải quyết",
     ]
     assert "001090123456" not in await tracked.text()  # no personal data on the public answer
 
     outbox = await db.fetch("SELECT kind, status FROM outbox ORDER BY id")
-    assert [(r["kind"], r["status"]) for r in outbox] == [("agency.deliver", "delivered"), ("dvcqg.sync_dossier", "pending")]
+    assert [(r["kind"], r["status"]) for r in outbox] == [
+        ("agency.deliver", "delivered"),
+        ("dvcqg.sync_dossier", "pending"),
+    ]

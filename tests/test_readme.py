@@ -48,8 +48,12 @@ def test_try_it_commands_work_as_written():
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
     env.update(MOTCUA_DATA_DIR=str(tmp_path / ".data"), MOTCUA_PORT=str(port), MOTCUA_LOG_JSON="true")
     server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/motcua"), "run"], cwd=tmp_path, env=env, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [str(ROOT / ".venv/bin/motcua"), "run"],
+        cwd=tmp_path,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         _wait_ready(f"http://127.0.0.1:{port}/readyz", server)
