@@ -14,11 +14,14 @@ from gateway.keys import SERVICES
 from gateway.store import clients
 from gateway.store.clients import Principal
 from gateway.validation_messages import field_errors
+from mapping.calendar import VN_TZ
 
 PROBLEM_JSON = "application/problem+json"
 
 
 def _default(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(VN_TZ).isoformat()  # users read Vietnam time; the instant is unchanged
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, UUID):
@@ -84,7 +87,7 @@ async def authenticate(request: web.Request, *roles: str) -> Principal:
     services = request.app[SERVICES]
     principal = None
     if scheme.lower() == "bearer" and key.strip():
-        async with services.db.acquire() as conn:
+        async with services.connection() as conn:
             principal = await clients.authenticate(conn, key.strip())
     if principal is None:
         raise Unauthorized(

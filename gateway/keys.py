@@ -21,10 +21,10 @@ class Services:
     sealer: Sealer
     pool: asyncpg.Pool | None = None
 
-    @property
-    def db(self) -> asyncpg.Pool:
+    def connection(self) -> asyncpg.pool.PoolAcquireContext:
+        """A pooled connection; waiting for one (and handing it back) is bounded by the acquire timeout."""
         assert self.pool is not None, "the pool is created in the app's cleanup context"
-        return self.pool
+        return self.pool.acquire(timeout=self.settings.db_acquire_timeout)
 
 
 SERVICES = web.AppKey("services", Services)

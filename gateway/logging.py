@@ -7,10 +7,11 @@ from typing import Any
 
 import structlog
 
-# A 12-digit personal ID number or a 9-digit CMND number, standing alone.
-_ID_NUMBER = re.compile(r"(?<!\d)(\d{12}|\d{9})(?!\d)")
+# A 12-digit personal ID number or a 9-digit CMND number, standing alone (not glued to letters, as in
+# the S10 item number EE123456785VN).
+_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])([0-9]{12}|[0-9]{9})(?![0-9A-Za-z])")
 # Vietnamese phone numbers: 0 or +84/84 followed by 9 digits, optional separators inside.
-_PHONE = re.compile(r"(?<![\d+])(?:\+?84|0)(?:[ .-]?\d){9}(?!\d)")
+_PHONE = re.compile(r"(?<![0-9A-Za-z+])(?:\+?84|0)(?:[ .-]?[0-9]){9}(?![0-9A-Za-z])")
 # Correlation tokens, not personal data: masking a digit run inside one would break the correlation.
 _NEVER_MASKED = frozenset({"request_id"})
 

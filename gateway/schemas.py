@@ -12,7 +12,8 @@ from pydantic_core import PydanticCustomError
 from adapters.postal.s10 import s10_problem
 from identity.id_number import birth_year_problem
 
-PHONE_PATTERN = r"^(0|\+84)\d{9}$"
+PHONE_PATTERN = r"^(0|\+84)[0-9]{9}$"  # [0-9], not \d: no other scripts' digits
+MAX_AMOUNT_VND = 10**12  # far above any state fee; keeps sums well inside bigint
 MEDIA_TYPES = Literal["application/pdf", "image/jpeg", "image/png"]
 
 
@@ -37,7 +38,7 @@ class UnitRef(Strict):
 
 
 class Applicant(Strict):
-    id_number: str = Field(pattern=r"^\d{12}$", description="Personal identification number, 12 digits")
+    id_number: str = Field(pattern=r"^[0-9]{12}$", description="Personal identification number, 12 digits")
     full_name: str = Field(min_length=1, max_length=100)
     date_of_birth: date | None = None
     birth_year: int | None = Field(default=None, ge=1900, le=2100, description="When only the year is known")
@@ -64,7 +65,7 @@ class Applicant(Strict):
 
 class PostalChannel(Strict):
     type: Literal["postal"]
-    post_office_code: str = Field(pattern=r"^\d{6}$", description="Postal code of the receiving post office")
+    post_office_code: str = Field(pattern=r"^[0-9]{6}$", description="Postal code of the receiving post office")
     item_number: str = Field(description="S10 number of the sealed paper dossier, e.g. EE123456785VN")
 
     @model_validator(mode="after")
@@ -77,7 +78,7 @@ class PostalChannel(Strict):
 
 class CounterChannel(Strict):
     type: Literal["counter"]
-    unit_code: str = Field(pattern=r"^\d{5}$", description="The counter's own commune code (2025 system)")
+    unit_code: str = Field(pattern=r"^[0-9]{5}$", description="The counter's own commune code (2025 system)")
 
 
 Channel = Annotated[PostalChannel | CounterChannel, Field(discriminator="type")]
@@ -108,7 +109,7 @@ ReturnMethod = Annotated[CounterReturn | PostalReturn, Field(discriminator="type
 class FeePaid(Strict):
     kind: Literal["fee", "charge"]
     name: str = Field(min_length=1, max_length=200)
-    amount: int = Field(ge=0, description="VND")
+    amount: int = Field(ge=0, le=MAX_AMOUNT_VND, description="VND")
     receipt_number: str | None = Field(default=None, max_length=50)
 
 

@@ -34,8 +34,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest accepted request body.")
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=10, ge=1)
-    db_command_timeout: float = Field(default=10.0, gt=0, description="Seconds before a query is abandoned.")
-    db_connect_timeout: float = Field(default=5.0, gt=0)
+    db_command_timeout: float = Field(default=5.0, gt=0, description="Seconds before a query is abandoned.")
+    db_connect_timeout: float = Field(default=5.0, gt=0, description="Seconds to open a connection.")
+    db_acquire_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds a request waits for a pooled connection before answering 503."
+    )
     idempotency_lease_seconds: int = Field(
         default=60, ge=1, description="A key still in flight after this long is taken to be abandoned."
     )

@@ -4,6 +4,7 @@ A unit code always comes with its code system. Only `2025` codes are resolved fo
 and the old→new table come with the full mapping work (see docs/decisions.md).
 """
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -12,6 +13,7 @@ from vietnam_provinces import Province, Ward
 from mapping.errors import UnitUnknown
 
 CodeSystem = Literal["2025", "legacy"]
+_COMMUNE_CODE = re.compile(r"[0-9]{5}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +28,7 @@ def resolve_unit(code: str, system: CodeSystem = "2025", *, field: str = "unit_c
     """Resolve a commune code of the given system, or raise `UnitUnknown`."""
     if system != "2025":
         raise UnitUnknown(f"Hệ mã đơn vị hành chính '{system}' chưa được hỗ trợ.", field=field)
-    if not (code.isdigit() and len(code) == 5):
+    if not _COMMUNE_CODE.fullmatch(code):
         raise UnitUnknown(f"Mã xã '{code}' không hợp lệ: mã xã gồm 5 chữ số.", field=field)
     try:
         ward = Ward.from_code(int(code))

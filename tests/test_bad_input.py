@@ -147,6 +147,11 @@ VALIDATION_CASES = {
     "nul-character": (changed("applicant.full_name", "An\x00"), [("applicant.full_name", "string.nul_character")]),
     "not-an-object": ([postal_dossier()], [("(body)", "model_type")]),
     "negative-fee": (changed("fees.0.amount", -1), [("fees.0.amount", "greater_than_equal")]),
+    "absurd-fee": (changed("fees.0.amount", 10**13), [("fees.0.amount", "less_than_equal")]),
+    "foreign-digits-phone": (
+        changed("applicant.phone", "091234567٨"),
+        [("applicant.phone", "string_pattern_mismatch")],
+    ),
 }
 
 

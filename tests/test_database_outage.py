@@ -2,7 +2,9 @@
 database is away, never a hang, and recovery without restarting the gateway."""
 
 import asyncio
+import os
 import shutil
+import signal
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -83,3 +85,43 @@ async def test_database_outage_answers_503_quickly_and_recovers_by_itself(server
     async with asyncio.timeout(BOUND_SECONDS):
         ready = await client.get("/readyz")
     assert ready.status == 200, await ready.text()
+
+
+def _cluster_pids(server: EmbeddedPostgres) -> list[int]:
+    """The postmaster and every process it forked (backends, checkpointer, …)."""
+    postmaster = int((server.pgdata / "postmaster.pid").read_text().split()[0])
+    children = Path(f"/proc/{postmaster}/task/{postmaster}/children").read_text().split()
+    return [postmaster, *map(int, children)]
+
+
+@pytest.mark.slow
+async def test_frozen_database_answers_503_within_the_timeouts(server, aiohttp_client):
+    """When PostgreSQL stops answering without closing connections (a frozen host), a burst of intakes larger
+    than the pool still gets 503 answers bounded by the command and acquire timeouts, not a growing queue."""
+    url = server.url(OUTAGE_DATABASE)
+    settings = Settings(
+        database_url=url, secret_key=SecretStr(SECRET), db_command_timeout=2, db_acquire_timeout=2, db_pool_max=2
+    )
+    client = await aiohttp_client(create_app(settings))
+    conn = await asyncpg.connect(url)
+    try:
+        postal = await make_org(conn, "Bưu điện Ba Đình", "postal", unit_code="00004")
+    finally:
+        await conn.close()
+    assert (await _file(client, postal, "before-freeze")).status == 201
+
+    pids = _cluster_pids(server)
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        # Each answer must come within BOUND_SECONDS (see _file); without an acquire timeout the requests
+        # queued behind the frozen connections wait their turn, one command timeout each, and break it.
+        answers = await asyncio.gather(*(_file(client, postal, f"frozen-{i}") for i in range(30)))
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    for answer in answers:
+        await _assert_unavailable(answer, "database.unavailable")
+
+    after = await _file(client, postal, "after-freeze")
+    assert after.status == 201, await after.text()

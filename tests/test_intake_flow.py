@@ -53,3 +53,27 @@ async def test_dossier_travels_from_post_office_to_agency_and_citizen(client, or
         ("agency.deliver", "delivered"),
         ("dvcqg.sync_dossier", "pending"),
     ]
+
+
+async def test_answers_give_times_in_vietnam_time(client, orgs):
+    """Receipt, dossier view, timeline and tracking all state times with the +07:00 offset users read."""
+    filed = await client.post(
+        "/v1/dossiers", json=postal_dossier(), headers={**orgs.postal.auth, "Idempotency-Key": "t"}
+    )
+    receipt = await filed.json()
+    view = await (await client.get(f"/v1/dossiers/{receipt['code']}", headers=orgs.postal.auth)).json()
+    events = await (await client.get(f"/v1/dossiers/{receipt['code']}/events", headers=orgs.postal.auth)).json()
+    tracked = await (
+        await client.get(f"/v1/track/{receipt['code']}", headers={"X-Tracking-Pin": receipt["tracking_pin"]})
+    ).json()
+    stamps = [
+        receipt["received_at"],
+        receipt["appointment_at"],
+        view["received_at"],
+        view["appointment_at"],
+        events["items"][0]["occurred_at"],
+        events["items"][0]["recorded_at"],
+        tracked["received_at"],
+        tracked["timeline"][0]["occurred_at"],
+    ]
+    assert all(stamp.endswith("+07:00") for stamp in stamps), stamps

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import structlog
 
-from gateway.logging import configure_logging, mask_personal_numbers
+from gateway.logging import configure_logging, mask_personal_numbers, mask_text
 from tests.samples import postal_dossier
 
 
@@ -148,3 +148,10 @@ async def test_no_raw_personal_number_reaches_the_log(client, orgs, json_log):
     assert any(line["event"] == "dossier.received" for line in lines)
     assert "001090123456" not in err
     assert "0912345678" not in err
+
+
+def test_digit_runs_glued_to_letters_are_not_personal_numbers():
+    """An S10 item number or a hex token keeps its digits; an ID number after punctuation is still masked."""
+    assert mask_text("item EE123456785VN") == "item EE123456785VN"
+    assert mask_text("token a001090123456b") == "token a001090123456b"
+    assert mask_text("cccd=001090123456;") == "cccd=*********456;"

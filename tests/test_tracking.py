@@ -1,11 +1,15 @@
 """Integration (real PostgreSQL, real HTTP): citizen tracking with the dossier code and the receipt PIN."""
 
+import asyncio
 import json
 from datetime import datetime
 
 import pytest
+from pydantic import SecretStr
 
 from gateway.app import create_app
+from gateway.settings import Settings
+from tests.conftest import SECRET, make_org
 from tests.samples import POSTAL_DOSSIER, postal_dossier
 
 PIN_HEADER = "X-Tracking-Pin"
@@ -128,3 +132,18 @@ async def test_lock_is_per_code(strict_client, orgs):
     assert (await strict_client.get(f"/v1/track/{first['code']}", headers={PIN_HEADER: "000000"})).status == 429
     answer = await strict_client.get(f"/v1/track/{second['code']}", headers={PIN_HEADER: second["tracking_pin"]})
     assert answer.status == 200
+
+
+async def test_a_burst_of_wrong_pins_gets_no_more_guesses_than_the_limit(aiohttp_client, db_url, db):
+    """Wrong PINs sent all at once are counted one after another, so no more than the limit get an answer."""
+    settings = Settings(database_url=db_url, secret_key=SecretStr(SECRET), tracking_max_failures=3, db_pool_max=20)
+    client = await aiohttp_client(create_app(settings))
+    postal = await make_org(db, "Bưu điện burst", "postal", unit_code="00004")
+    filed = await client.post("/v1/dossiers", json=postal_dossier(), headers={**postal.auth, "Idempotency-Key": "b"})
+    receipt = await filed.json()
+    code, wrong_pin = receipt["code"], f"{(int(receipt['tracking_pin']) + 1) % 10**6:06d}"
+    answers = await asyncio.gather(
+        *(client.get(f"/v1/track/{code}", headers={"X-Tracking-Pin": wrong_pin}) for _ in range(12))
+    )
+    statuses = sorted(answer.status for answer in answers)
+    assert statuses.count(404) == 3 and statuses.count(429) == 9

@@ -53,7 +53,7 @@ async def inbox(request: web.Request) -> web.Response:
     principal = await authenticate(request, "agency")
     limit = _limit(request)
     after = decode_cursor(request.query["cursor"]) if request.query.get("cursor") else 0
-    async with services.db.acquire() as conn:
+    async with services.connection() as conn:
         rows = await outbox.inbox_page(conn, principal.agency_code or "", after, limit + 1)
     page, more = rows[:limit], len(rows) > limit
     return json_response(
@@ -84,7 +84,7 @@ async def acknowledge(request: web.Request) -> web.Response:
         message_id = uuid.UUID(request.match_info["message_id"])
     except ValueError as exc:
         raise _message_not_found() from exc
-    async with services.db.acquire() as conn, conn.transaction():
+    async with services.connection() as conn, conn.transaction():
         message = await outbox.get_inbox_message(conn, message_id, principal.agency_code or "")
         if message is None:
             raise _message_not_found()
@@ -125,7 +125,7 @@ async def report_event(request: web.Request) -> web.Response:
             errors=[{"field": "occurred_at", "type": "event.future", "message": "Thời điểm ở tương lai."}],
         )
     code = request.match_info["code"]
-    async with services.db.acquire() as conn, conn.transaction():
+    async with services.connection() as conn, conn.transaction():
         dossier = await dossiers.get_by_code(conn, code, for_update=True)
         if dossier is None or dossier["agency_code"] != principal.agency_code:
             raise dossier_not_found(code)

@@ -24,11 +24,11 @@ async def readyz(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     checks = {"database": "ok", "migrations": "ok"}
     try:
-        async with asyncio.timeout(3), services.db.acquire() as conn:
+        async with asyncio.timeout(3), services.connection() as conn:
             pending = await pending_migrations(conn)
         if pending:
             checks["migrations"] = f"pending: {pending}"
-    except (*UNAVAILABLE_ERRORS,):
+    except UNAVAILABLE_ERRORS:
         checks = {"database": "unreachable", "migrations": "unknown"}
     if any(value != "ok" for value in checks.values()):
         raise ServiceUnavailable(

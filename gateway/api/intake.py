@@ -47,7 +47,7 @@ async def create_dossier(request: web.Request) -> web.Response:
     prepared = intake.prepare(services, principal, intake_request, datetime.now(VN_TZ))
 
     settings = services.settings
-    async with services.db.acquire() as conn:
+    async with services.connection() as conn:
         claim = await idempotency.claim(
             conn,
             principal.organisation_id,
@@ -71,10 +71,11 @@ async def create_dossier(request: web.Request) -> web.Response:
             opened = services.sealer.open(claim.response_body or b"")
             if opened is None:
                 raise Conflict("Không mở được câu trả lời đã lưu cho khóa này.", code="idempotency.unreadable")
+            original = json.loads(opened)
             return json_response(
-                json.loads(opened),
+                original,
                 status=claim.response_status or 201,
-                headers={"Idempotent-Replayed": "true", "Location": f"/v1/dossiers/{json.loads(opened)['code']}"},
+                headers={"Idempotent-Replayed": "true", "Location": f"/v1/dossiers/{original['code']}"},
             )
         assert claim.locked_at is not None
         try:
@@ -129,7 +130,7 @@ def event_view(row) -> dict:
 async def get_dossier(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     principal = await authenticate(request, "postal", "counter", "agency", "admin")
-    async with services.db.acquire() as conn:
+    async with services.connection() as conn:
         dossier = await _visible_dossier(request, principal, conn)
     status = STATUSES[dossier["status"]]
     receipt = dossier["receipt"]
@@ -154,7 +155,7 @@ async def get_dossier(request: web.Request) -> web.Response:
 async def get_dossier_events(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     principal = await authenticate(request, "postal", "counter", "agency", "admin")
-    async with services.db.acquire() as conn:
+    async with services.connection() as conn:
         dossier = await _visible_dossier(request, principal, conn)
         events = await dossiers.list_events(conn, dossier["id"])
     return json_response({"items": [event_view(row) for row in events]})

@@ -36,7 +36,8 @@ async def track(request: web.Request) -> web.Response:
         )
     subjects = (f"code:{code}", f"addr:{request.remote}")
     limits = (settings.tracking_max_failures, settings.tracking_max_failures * ADDRESS_ALLOWANCE_FACTOR)
-    async with services.db.acquire() as conn:
+    async with services.connection() as conn, conn.transaction():
+        await tracking.serialise(conn, subjects[0])
         for subject, limit in zip(subjects, limits, strict=True):
             if await tracking.failures(conn, subject, settings.tracking_window_seconds) >= limit:
                 raise TooManyRequests(
@@ -48,11 +49,13 @@ async def track(request: web.Request) -> web.Response:
         salt = dossier["pin_salt"] if dossier else _DUMMY_SALT
         expected = dossier["pin_hash"] if dossier else b""
         matches = hmac.compare_digest(hash_pin(services.server_secret, salt, pin), expected)
-        if not (dossier and matches):
+        found = dossier is not None and matches
+        if not found:
             for subject in subjects:
                 await tracking.record_failure(conn, subject, settings.tracking_window_seconds)
-            raise _not_found()
-        events = await dossiers.list_events(conn, dossier["id"])
+        events = await dossiers.list_events(conn, dossier["id"]) if found else []
+    if not found:  # raised only now: the failure must be committed, not rolled back with the answer
+        raise _not_found()
     status = STATUSES[dossier["status"]]
     receipt = dossier["receipt"]
     return json_response(

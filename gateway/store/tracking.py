@@ -3,6 +3,11 @@
 import asyncpg
 
 
+async def serialise(conn: asyncpg.Connection, subject: str) -> None:
+    """Serialise attempts on one subject until the transaction ends, so a burst cannot outrun the count."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", subject)
+
+
 async def failures(conn: asyncpg.Connection, subject: str, window_seconds: int) -> int:
     return (
         await conn.fetchval(
