@@ -136,3 +136,15 @@ async def orgs(db: asyncpg.Connection) -> Orgs:
         portal=await make_org(db, "Cổng DVCQG", "portal"),
         admin=await make_org(db, "Vận hành", "admin"),
     )
+
+
+@pytest.fixture
+def open_tmp_path() -> Iterator[Path]:
+    """A fresh temporary folder that other users may traverse: as root, the embedded PostgreSQL runs as the
+    `postgres` user and must reach its data below it (pytest's own tmp_path is closed to others)."""
+    path = Path(tempfile.mkdtemp(prefix="motcua-test-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

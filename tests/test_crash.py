@@ -2,72 +2,25 @@
 intakes): nothing answered 201 is lost, nothing is duplicated, and every client retry completes."""
 
 import asyncio
-import contextlib
-import os
 import re
-import signal
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from gateway.store.embedded import free_port
 from tests.conftest import SECRET, make_org
+from tests.processes import MotcuaProcess, motcua_env
 from tests.samples import postal_dossier
 
-MOTCUA = Path(sys.executable).parent / "motcua"
 BURST = 60
 KILL_AFTER = 10  # answers received before the process is killed
-START_SECONDS = 20
 CODE = re.compile(r"^(?P<agency>.+)-(?P<day>\d{6})-(?P<number>\d{4})$")
 
 
-class Gateway:
-    """`motcua serve` in a child process, its output in a log file for when a test fails."""
-
-    def __init__(self, db_url: str, log: Path, **env: str) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        self.env = {
-            **{key: value for key, value in os.environ.items() if not key.startswith("MOTCUA_")},
-            "MOTCUA_DATABASE_URL": db_url,
-            "MOTCUA_SECRET_KEY": SECRET,
-            "MOTCUA_PORT": str(self.port),
-            "MOTCUA_LOG_JSON": "true",
-            **env,
-        }
-        self.process: asyncio.subprocess.Process | None = None
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
-
-    async def start(self, session: aiohttp.ClientSession) -> None:
-        with self.log.open("ab") as out:
-            self.process = await asyncio.create_subprocess_exec(
-                str(MOTCUA), "serve", env=self.env, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out
-            )
-        async with asyncio.timeout(START_SECONDS):
-            while True:
-                assert self.process.returncode is None, f"gateway exited early:\n{self.tail()}"
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with session.get(f"{self.base}/readyz") as ready:
-                        if ready.status == 200:
-                            return
-                await asyncio.sleep(0.1)
-
-    def kill(self) -> None:
-        """SIGKILL: no clean-up of any kind, as in a power cut of the gateway's machine."""
-        if self.process is not None and self.process.returncode is None:
-            self.process.send_signal(signal.SIGKILL)
-
-    async def stop(self) -> None:
-        if self.process is not None:
-            self.kill()
-            with contextlib.suppress(ProcessLookupError):
-                await self.process.wait()
+def gateway(db_url: str, log: Path, **env: str) -> MotcuaProcess:
+    """`motcua serve` on the test database."""
+    return MotcuaProcess("serve", log, motcua_env(MOTCUA_DATABASE_URL=db_url, MOTCUA_SECRET_KEY=SECRET, **env))
 
 
 @pytest.mark.slow
@@ -78,8 +31,8 @@ async def test_kill_during_a_burst_loses_and_duplicates_nothing(db, db_url, tmp_
     dossier with one 'received' event and one agency delivery in the outbox."""
     postal = await make_org(db, "Bưu điện Ba Đình", "postal", unit_code="00004")
     bodies = {f"burst-{i:02d}": postal_dossier(fees=[]) if i % 2 else postal_dossier() for i in range(BURST)}
-    first = Gateway(db_url, tmp_path / "first.log")
-    second = Gateway(db_url, tmp_path / "second.log", MOTCUA_IDEMPOTENCY_LEASE_SECONDS="1")
+    first = gateway(db_url, tmp_path / "first.log")
+    second = gateway(db_url, tmp_path / "second.log", MOTCUA_IDEMPOTENCY_LEASE_SECONDS="1")
     answered: dict[str, dict] = {}
     failed: dict[str, BaseException] = {}
     try:

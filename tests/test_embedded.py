@@ -4,31 +4,19 @@ joining), and `motcua clients` managing keys on a database it is given."""
 import asyncio
 import contextlib
 import json
-import os
-import shutil
-import signal
-import sys
-import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
-from gateway.store.embedded import EmbeddedPostgres, free_port
+from gateway.store.embedded import EmbeddedPostgres
+from tests.processes import MOTCUA, MotcuaProcess, motcua_env
 from tests.samples import postal_dossier
 
-MOTCUA = Path(sys.executable).parent / "motcua"
 ROLES = ("postal", "counter", "agency", "portal", "admin")
-START_SECONDS = 30  # initdb included
-STOP_SECONDS = 20
 CLI_SECONDS = 20
-
-
-def _env(**changes: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("MOTCUA_")}
-    return {**env, "MOTCUA_LOG_JSON": "true", **changes}
 
 
 def _postgres_processes(pgdata: Path) -> list[str]:
@@ -42,64 +30,26 @@ def _postgres_processes(pgdata: Path) -> list[str]:
     return found
 
 
-class Demo:
-    """`motcua run` on one data directory, started in its own session as a terminal would, and stopped with
-    SIGINT (Ctrl-C); its output goes to a log file for when a test fails."""
+class Demo(MotcuaProcess):
+    """`motcua run` on one data directory, stopped with SIGINT (Ctrl-C) as from a terminal."""
 
     def __init__(self, data_dir: Path) -> None:
+        super().__init__(
+            "run",
+            data_dir.parent / "motcua-run.log",
+            motcua_env(MOTCUA_DATA_DIR=str(data_dir)),
+            cwd=data_dir.parent,
+        )
         self.data_dir = data_dir
         self.pgdata = data_dir / "postgres" / "pg"
         self.credentials = data_dir / "demo-credentials.json"
-        self.log = data_dir.parent / "motcua-run.log"
-        self.base = ""
-        self.env = _env(MOTCUA_DATA_DIR=str(data_dir))
-        self.process: asyncio.subprocess.Process | None = None
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
-
-    async def start(self, session: aiohttp.ClientSession) -> None:
-        port = free_port()
-        self.base = f"http://127.0.0.1:{port}"
-        self.env["MOTCUA_PORT"] = str(port)
-        with self.log.open("ab") as out:
-            self.process = await asyncio.create_subprocess_exec(
-                str(MOTCUA),
-                "run",
-                env=self.env,
-                cwd=self.data_dir.parent,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-                start_new_session=True,
-            )
-        async with asyncio.timeout(START_SECONDS):
-            while True:
-                assert self.process.returncode is None, f"motcua run exited early:\n{self.tail()}"
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with session.get(f"{self.base}/readyz") as ready:
-                        if ready.status == 200:
-                            return
-                await asyncio.sleep(0.1)
-
-    async def interrupt(self) -> int:
-        """Ctrl-C; the exit status, which must come within STOP_SECONDS."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGINT)
-        async with asyncio.timeout(STOP_SECONDS):
-            return await self.process.wait()
 
     async def server_running(self) -> bool:
         return await asyncio.to_thread(EmbeddedPostgres(self.pgdata.parent)._is_running)
 
     async def cleanup(self) -> None:
         """Whatever a failed test left behind: the gateway, then its PostgreSQL."""
-        if self.process is not None and self.process.returncode is None:
-            with contextlib.suppress(TimeoutError, ProcessLookupError):
-                await self.interrupt()
-            with contextlib.suppress(ProcessLookupError):
-                self.process.kill()
-                await self.process.wait()
+        await self.stop()
         if (self.pgdata / "PG_VERSION").exists() and await self.server_running():
             server = EmbeddedPostgres(self.pgdata.parent)
             await asyncio.to_thread(
@@ -108,14 +58,9 @@ class Demo:
 
 
 @pytest.fixture
-def data_dir() -> Iterator[Path]:
-    """A fresh data directory, not yet created, under a folder the `postgres` user may traverse."""
-    parent = Path(tempfile.mkdtemp(prefix="motcua-run-"))
-    parent.chmod(0o755)
-    try:
-        yield parent / "data"
-    finally:
-        shutil.rmtree(parent, ignore_errors=True)
+def data_dir(open_tmp_path: Path) -> Path:
+    """A fresh data directory, not yet created."""
+    return open_tmp_path / "data"
 
 
 @pytest.fixture
@@ -223,7 +168,7 @@ async def test_cli_joins_the_running_demo_without_stopping_it(demo, session):
 async def test_clients_add_list_revoke_manage_a_working_key(client: TestClient, db_url):
     """`motcua clients add` prints a key once that authenticates, `clients list` shows its prefix and not the key,
     and `clients revoke <prefix>` makes the key fail with 401."""
-    env = _env(MOTCUA_DATABASE_URL=db_url)
+    env = motcua_env(MOTCUA_DATABASE_URL=db_url)
     status, out, err = await motcua("clients", "add", "X", "--role", "counter", "--unit-code", "20194", env=env)
     assert status == 0, err
     key = out.strip().splitlines()[-1]

@@ -1,19 +1,14 @@
 """The README tells the truth: its "Try it" commands work as written, and its settings table is complete."""
 
-import os
+import asyncio
 import re
-import shutil
-import signal
-import subprocess
-import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from gateway.settings import Settings
-from gateway.store.embedded import free_port
+from tests.processes import MotcuaProcess, motcua_env
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -24,56 +19,39 @@ def _try_it_block() -> str:
     return re.search(r"```sh\n(.*?)```", section, re.S).group(1)
 
 
-def _wait_ready(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "motcua run exited early"
-        try:
-            with urllib.request.urlopen(url, timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"{url} not ready within {seconds} s")
-
-
 @pytest.mark.slow
-def test_try_it_commands_work_as_written():
+async def test_try_it_commands_work_as_written(open_tmp_path):
     """The README's curl commands, pasted after `make run`, file a dossier, ack it, move it and track it."""
-    tmp_path = Path(tempfile.mkdtemp(prefix="motcua-readme-"))
-    tmp_path.chmod(0o755)  # the embedded server runs as another user when we are root
+    tmp_path = open_tmp_path
     (tmp_path / ".venv").symlink_to(ROOT / ".venv")
     (tmp_path / "docs").symlink_to(ROOT / "docs")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MOTCUA_")}
-    env.update(MOTCUA_DATA_DIR=str(tmp_path / ".data"), MOTCUA_PORT=str(port), MOTCUA_LOG_JSON="true")
-    server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/motcua"), "run"],
-        cwd=tmp_path,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    demo = MotcuaProcess(
+        "run", tmp_path / "motcua-run.log", motcua_env(MOTCUA_DATA_DIR=str(tmp_path / ".data")), cwd=tmp_path
     )
     try:
-        _wait_ready(f"http://127.0.0.1:{port}/readyz", server)
-        script = _try_it_block().replace("127.0.0.1:8080", f"127.0.0.1:{port}")
-        result = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
+            await demo.start(session, ready_within=60)
+        script = _try_it_block().replace("http://127.0.0.1:8080", demo.base)
+        shell = await asyncio.create_subprocess_exec(
+            "bash",
+            "-euo",
+            "pipefail",
+            "-c",
+            script,
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
-        assert result.returncode == 0, result.stderr
-        assert '"form": "01"' in result.stdout
-        assert '"dossier_code": "000.00.10.H26-' in result.stdout
-        assert '"type": "result_ready"' in result.stdout
-        assert result.stdout.rstrip().splitlines()[-1].startswith('{"code": "000.00.10.H26-')
-        assert '"status": "result_ready"' in result.stdout.rstrip().splitlines()[-1]
+        async with asyncio.timeout(60):
+            out, err = await shell.communicate()
+        assert shell.returncode == 0, err.decode()
+        lines = out.decode().rstrip().splitlines()
+        assert '"form": "01"' in lines[0]
+        assert '"dossier_code": "000.00.10.H26-' in lines[1]
+        assert any('"type": "result_ready"' in line for line in lines)
+        assert lines[-1].startswith('{"code": "000.00.10.H26-') and '"status": "result_ready"' in lines[-1]
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        shutil.rmtree(tmp_path, ignore_errors=True)
+        await demo.stop()
 
 
 def test_settings_table_lists_every_setting():
