@@ -2,7 +2,6 @@
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import date
 
 import structlog
 from aiohttp import web
@@ -28,7 +27,7 @@ def build_services(settings: Settings) -> Services:
     return Services(
         settings=settings,
         catalog=load_catalog(settings.catalog_path),
-        calendar=WorkingCalendar(extra_days_off=[date.fromisoformat(d) for d in settings.extra_days_off]),
+        calendar=WorkingCalendar(extra_days_off=settings.extra_days_off),
         server_secret=secret,
         sealer=Sealer(secret),
     )

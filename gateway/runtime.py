@@ -1,5 +1,6 @@
 """What every CLI command needs before it can touch the database: a URL (embedded if none), a secret."""
 
+import asyncio
 import contextlib
 import secrets
 from collections.abc import Iterator
@@ -29,8 +30,6 @@ def database(settings: Settings) -> Iterator[Settings]:
     if settings.database_url:
         yield settings
         return
-    import asyncio
-
     server = EmbeddedPostgres(settings.data_dir / "postgres")
     try:
         admin_url = server.start()

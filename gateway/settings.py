@@ -3,6 +3,7 @@
 Every field is documented in the README's settings table; keep the two in step.
 """
 
+from datetime import date
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -27,7 +28,7 @@ class Settings(BaseSettings):
     catalog_path: Path | None = Field(
         default=None, description="Procedure catalog and agency directory (JSON). Unset: the bundled demo."
     )
-    extra_days_off: list[str] = Field(
+    extra_days_off: list[date] = Field(
         default_factory=list,
         description="Announced days off (YYYY-MM-DD) not yet in the holidays package, as a JSON list.",
     )

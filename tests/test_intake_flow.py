@@ -1,5 +1,12 @@
 """Integration (real PostgreSQL, real HTTP): the whole path intake → inbox → ack → events → tracking."""
 
+import json
+from datetime import datetime, timedelta
+
+from gateway.app import create_app
+from gateway.settings import Settings
+from mapping import WorkingCalendar, load_catalog
+from mapping.calendar import VN_TZ
 from tests.samples import postal_dossier
 
 
@@ -77,3 +84,26 @@ async def test_answers_give_times_in_vietnam_time(client, orgs):
         tracked["timeline"][0]["occurred_at"],
     ]
     assert all(stamp.endswith("+07:00") for stamp in stamps), stamps
+
+
+async def test_announced_days_off_from_settings_move_the_appointment(aiohttp_client, settings, orgs, monkeypatch):
+    """Days off named in MOTCUA_EXTRA_DAYS_OFF are skipped when the gateway dates a dossier."""
+    plain = await aiohttp_client(create_app(settings))
+    first = await (
+        await plain.post("/v1/dossiers", json=postal_dossier(), headers={**orgs.postal.auth, "Idempotency-Key": "p"})
+    ).json()
+    today = datetime.now(VN_TZ).date()
+    days_off = [today + timedelta(days=n) for n in range(0, 7)]
+    monkeypatch.setenv("MOTCUA_EXTRA_DAYS_OFF", json.dumps([day.isoformat() for day in days_off]))
+    closed = await aiohttp_client(
+        create_app(Settings(database_url=settings.database_url, secret_key=settings.secret_key))
+    )
+    second = await (
+        await closed.post("/v1/dossiers", json=postal_dossier(), headers={**orgs.postal.auth, "Idempotency-Key": "c"})
+    ).json()
+    procedure = load_catalog().procedure("2.000488", today)
+    expected = WorkingCalendar(extra_days_off=days_off).appointment(
+        datetime.fromisoformat(second["received_at"]), procedure.processing
+    )
+    assert datetime.fromisoformat(second["appointment_at"]) == expected
+    assert datetime.fromisoformat(second["appointment_at"]) > datetime.fromisoformat(first["appointment_at"])

@@ -26,6 +26,10 @@ from mapping.calendar import VN_TZ
 log = structlog.get_logger(__name__)
 
 
+class IdempotencyLost(Exception):
+    """The idempotency claim was taken over while this request was still running."""
+
+
 @dataclass(frozen=True)
 class PreparedIntake:
     request: IntakeRequest
@@ -221,10 +225,6 @@ async def commit(
             raise IdempotencyLost()
     log.info("dossier.received", code=code, agency=agency.identifier, procedure=prepared.procedure.code)
     return receipt
-
-
-class IdempotencyLost(Exception):
-    """The idempotency claim was taken over while this request was still running."""
 
 
 def agency_payload(prepared: PreparedIntake, code: str) -> dict[str, Any]:
