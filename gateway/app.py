@@ -26,7 +26,7 @@ def build_services(settings: Settings) -> Services:
     secret = settings.secret_key.get_secret_value().encode()
     return Services(
         settings=settings,
-        catalog=load_catalog(settings.catalog_path),
+        catalog=load_catalog(settings.catalog_dir),
         calendar=WorkingCalendar(extra_days_off=settings.extra_days_off),
         server_secret=secret,
         sealer=Sealer(secret),

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from gateway import runtime
 from gateway.app import create_app
+from gateway.commands import register_all
 from gateway.demo import read_credentials, seed_demo, write_credentials
 from gateway.logging import configure_logging
 from gateway.settings import Settings
@@ -128,6 +129,7 @@ def parser() -> argparse.ArgumentParser:
     actions.add_parser("list", help="organisations and key prefixes")
     revoke = actions.add_parser("revoke", help="revoke one key by its prefix")
     revoke.add_argument("prefix")
+    register_all(commands)
     return top
 
 

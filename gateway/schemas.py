@@ -35,6 +35,11 @@ class UnitRef(Strict):
         default="2025", description="`2025`: codes since 1 July 2025; `legacy`: pre-2025 codes"
     )
     address_line: str = Field(min_length=1, max_length=300, description="House number, street, hamlet")
+    new_commune_code: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]{5}$",
+        description="For a legacy ward split over several communes: the new (2025) commune it now belongs to",
+    )
 
 
 class Applicant(Strict):
@@ -147,15 +152,34 @@ class Fees(BaseModel):
 
 
 class ResolvedUnitOut(BaseModel):
-    given: UnitRef
+    """A unit as given (code and system) and what it resolved to (2025 commune and province)."""
+
+    given_code: str
+    given_system: str
     commune_code: str
     commune_name: str
     province_code: str
     province_name: str
 
 
-class RoutingOut(BaseModel):
+class RoutingStepOut(BaseModel):
+    order: int
+    name: str
     basis: str
+    rule: str
+    agency: AgencyRef
+    unit: ResolvedUnitOut | None
+
+
+class RoutingOut(BaseModel):
+    """Why the dossier went where it went: the rule applied and, for composite procedures, every step."""
+
+    procedure: dict
+    basis: str
+    rule: str
+    non_geographic: str
+    intake: dict
+    steps: list[RoutingStepOut]
     residence: ResolvedUnitOut
     subject_location: ResolvedUnitOut | None = None
 

@@ -25,8 +25,9 @@ class Settings(BaseSettings):
         description="Server secret (>= 32 chars): keys the PIN hashes and encrypts stored idempotent answers. "
         "`motcua run` generates one in the data directory when unset.",
     )
-    catalog_path: Path | None = Field(
-        default=None, description="Procedure catalog and agency directory (JSON). Unset: the bundled demo."
+    catalog_dir: Path | None = Field(
+        default=None,
+        description="Folder with procedures.jsonl and agencies.jsonl. Unset: mapping/data/catalog.",
     )
     extra_days_off: list[date] = Field(
         default_factory=list,

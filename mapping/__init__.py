@@ -5,23 +5,40 @@ here imports `gateway`.
 """
 
 from mapping.calendar import WorkingCalendar
-from mapping.catalog import Agency, Catalog, Procedure, load_catalog
-from mapping.errors import MappingError, ProcedureUnknown, RoutingFailed, UnitUnknown
-from mapping.routing import Route, route
+from mapping.catalog import Agency, Catalog, Procedure, check_catalog, load_catalog
+from mapping.errors import (
+    CatalogInvalid,
+    IntakeOutOfScope,
+    MappingError,
+    NoCompetentAgency,
+    ProcedureNotPostal,
+    ProcedureUnknown,
+    UnitAmbiguous,
+    UnitUnknown,
+)
+from mapping.routing import Decision, IntakePoint, RoutingRequest, UnitInput, decide
 from mapping.units import ResolvedUnit, resolve_unit
 
 __all__ = [
     "Agency",
     "Catalog",
+    "CatalogInvalid",
+    "Decision",
+    "IntakeOutOfScope",
+    "IntakePoint",
     "MappingError",
+    "NoCompetentAgency",
     "Procedure",
+    "ProcedureNotPostal",
     "ProcedureUnknown",
     "ResolvedUnit",
-    "Route",
-    "RoutingFailed",
+    "RoutingRequest",
+    "UnitAmbiguous",
+    "UnitInput",
     "UnitUnknown",
     "WorkingCalendar",
+    "check_catalog",
+    "decide",
     "load_catalog",
     "resolve_unit",
-    "route",
 ]

@@ -66,7 +66,15 @@ class WorkingCalendar:
             remaining -= available
             current = self._start_of_work(period_end)
 
-    def appointment(self, received_at: datetime, processing: ProcessingTime) -> datetime:
+    def appointment(
+        self, received_at: datetime, processing: ProcessingTime, same_day_cutoff: time | None = None
+    ) -> datetime:
+        if same_day_cutoff is not None:
+            # Same-day procedures: received (in working time) before the cutoff → due at the end of that
+            # working day; later → at the end of the next one.
+            start = self._start_of_work(received_at)
+            day = start.date() if start.time() < same_day_cutoff else self.next_working_day(start.date())
+            return datetime.combine(day, END_OF_DAY, VN_TZ)
         if processing.unit == "working_days":
             return self.add_working_time(received_at, timedelta(hours=processing.amount * HOURS_PER_WORKING_DAY))
         if processing.unit == "working_hours":

@@ -1,21 +1,32 @@
-"""Procedure catalog and agency directory, validated once at load.
+"""Procedure catalog and agency directory: JSON Lines files, validated once at load.
 
-The file schema is documented in `mapping/data/README.md`. Entries carry `effective_from` so a rule can
-change by date: `Catalog.procedure(code, on=day)` returns the version in force on that day.
+The files live in one folder (`mapping/data/catalog/` by default) and are documented in
+`mapping/data/README.md`: `procedures.jsonl` and `agencies.jsonl`, one JSON object per line; blank lines
+and lines starting with `#` are comments. Commune-level agencies for all 3,321 communes are generated
+(`mapping/directory.py`) rather than listed. Every error names its file, line and field.
+
+Entries carry `effective_from`, so a rule can change by date: `Catalog.procedure(code, on=day)` returns the
+version in force on that day.
 """
 
 import json
 from bisect import bisect_right
 from collections import defaultdict
-from datetime import date
+from collections.abc import Iterable, Iterator
+from datetime import date, time
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mapping.errors import CatalogInvalid, ProcedureUnknown
+from mapping.errors import CatalogInvalid, CatalogProblem, ProcedureUnknown
 
-DEMO_CATALOG = Path(__file__).parent / "data" / "demo_catalog.json"
+CATALOG_DIR = Path(__file__).parent / "data" / "catalog"
+PROCEDURES_FILE = "procedures.jsonl"
+AGENCIES_FILE = "agencies.jsonl"
+
+Level = Literal["central", "province", "commune"]
+Jurisdiction = Literal["applicant_residence", "subject_location", "any_of_kind", "fixed"]
 
 
 class _Entry(BaseModel):
@@ -39,75 +50,169 @@ class ProcessingTime(_Entry):
     unit: Literal["working_days", "working_hours", "calendar_days"]
 
 
+class Step(_Entry):
+    """One agency's part of a composite (liên thông) procedure."""
+
+    order: int = Field(ge=1, description="Steps with the same order run in parallel")
+    name: str
+    level: Level
+    agency_kind: str
+    jurisdiction: Jurisdiction
+    fixed_agency: str | None = None
+    processing: ProcessingTime
+
+
 class Procedure(_Entry):
     code: str = Field(min_length=1)
     name: str = Field(min_length=1)
     sector: str
-    level: Literal["central", "province", "commune"]
+    level: Level
     agency_kind: str
-    jurisdiction: Literal["applicant_residence", "subject_location", "any_of_kind", "fixed"]
+    jurisdiction: Jurisdiction
     fixed_agency: str | None = None
     non_geographic: Literal["nationwide", "province", "none"] = "nationwide"
     postal_intake: bool = True
     postal_return: bool = True
     processing: ProcessingTime
+    same_day_cutoff: time | None = Field(
+        default=None, description="Same-day procedures: receipts after it count next day"
+    )
     fees: tuple[Fee, ...] = ()
     components: tuple[Component, ...] = ()
+    steps: tuple[Step, ...] = Field(default=(), description="Composite procedures: the agencies' steps in order")
     effective_from: date = date(2025, 7, 1)
-    local_code: bool = Field(default=False, description="True when the code is not a national one.")
+    local_code: bool = Field(default=False, description="True when the code is not a national procedure code")
+    source: str | None = Field(default=None, description="Where the entry's facts come from")
 
 
 class Agency(_Entry):
     identifier: str = Field(pattern=r"^[0-9A-Z.]+$", description="Electronic identifier, e.g. 000.00.01.H26")
     name: str
     kind: str
-    level: Literal["central", "province", "commune"]
-    province_code: str | None = Field(default=None, pattern=r"^\d{2}$")
-    commune_code: str | None = Field(default=None, pattern=r"^\d{5}$")
+    level: Level
+    province_code: str | None = Field(default=None, pattern=r"^[0-9]{2}$")
+    commune_code: str | None = Field(default=None, pattern=r"^[0-9]{5}$")
+    delivery: Literal["pull", "push"] = "pull"
+    demo_identifier: bool = Field(default=True, description="False only for identifiers from an official list")
 
 
-class CatalogFile(_Entry):
-    source: str
-    retrieved: date
-    procedures: tuple[Procedure, ...]
-    agencies: tuple[Agency, ...]
+def read_jsonl[M: BaseModel](path: Path, model: type[M], problems: list[CatalogProblem]) -> list[tuple[int, M]]:
+    """Parse one JSON Lines file into models, collecting every problem with its line and field."""
+    entries: list[tuple[int, M]] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        problems.append(CatalogProblem(path.name, 0, "", f"cannot read: {exc}"))
+        return entries
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            entries.append((number, model.model_validate_json(line)))
+        except ValidationError as exc:
+            for error in exc.errors(include_url=False):
+                location = ".".join(str(part) for part in error["loc"])
+                problems.append(CatalogProblem(path.name, number, location, error["msg"]))
+    return entries
 
 
 class Catalog:
     """Loaded tables with the look-ups routing needs; immutable after construction."""
 
-    def __init__(self, data: CatalogFile) -> None:
-        self.source = data.source
+    def __init__(self, procedures: Iterable[Procedure], agencies: Iterable[Agency]) -> None:
         versions: dict[str, list[Procedure]] = defaultdict(list)
-        for procedure in data.procedures:
+        for procedure in procedures:
             versions[procedure.code].append(procedure)
         self._versions = {code: sorted(v, key=lambda p: p.effective_from) for code, v in versions.items()}
-        self.agencies = {agency.identifier: agency for agency in data.agencies}
+        self._dates = {code: [p.effective_from for p in v] for code, v in self._versions.items()}
+        self.agencies: dict[str, Agency] = {}
+        self._by_kind_province: dict[tuple[str, str | None], list[Agency]] = defaultdict(list)
+        self._by_kind_commune: dict[tuple[str, str], list[Agency]] = defaultdict(list)
         self._by_kind: dict[str, list[Agency]] = defaultdict(list)
-        for agency in data.agencies:
+        for agency in agencies:
+            self.agencies[agency.identifier] = agency
             self._by_kind[agency.kind].append(agency)
-        for procedure in data.procedures:
-            if procedure.jurisdiction == "fixed" and procedure.fixed_agency not in self.agencies:
-                raise CatalogInvalid(f"procedure {procedure.code}: fixed_agency names no known agency")
+            self._by_kind_province[(agency.kind, agency.province_code)].append(agency)
+            if agency.commune_code:
+                self._by_kind_commune[(agency.kind, agency.commune_code)].append(agency)
 
     def procedure(self, code: str, on: date) -> Procedure:
         versions = self._versions.get(code)
-        index = bisect_right([v.effective_from for v in versions], on) if versions else 0
+        index = bisect_right(self._dates[code], on) if versions else 0
         if not versions or index == 0:
             raise ProcedureUnknown(f"Thủ tục '{code}' không có trong danh mục.", field="procedure_code")
-        return versions[index - 1]
+        return versions[index - 1]  # type: ignore[index]
+
+    def procedures(self) -> list[Procedure]:
+        """The latest version of every procedure."""
+        return [versions[-1] for versions in self._versions.values()]
+
+    def all_versions(self) -> Iterator[Procedure]:
+        for versions in self._versions.values():
+            yield from versions
 
     def agencies_of_kind(self, kind: str) -> list[Agency]:
         return self._by_kind.get(kind, [])
 
-    def procedures(self) -> list[Procedure]:
-        return [versions[-1] for versions in self._versions.values()]
+    def agencies_in_province(self, kind: str, province_code: str) -> list[Agency]:
+        return self._by_kind_province.get((kind, province_code), [])
+
+    def agencies_in_commune(self, kind: str, commune_code: str) -> list[Agency]:
+        return self._by_kind_commune.get((kind, commune_code), [])
 
 
-def load_catalog(path: Path | None = None) -> Catalog:
-    path = path or DEMO_CATALOG
-    try:
-        data = CatalogFile.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, json.JSONDecodeError, ValidationError) as exc:
-        raise CatalogInvalid(f"{path}: {exc}") from exc
-    return Catalog(data)
+def check_catalog(directory: Path | None = None) -> tuple[Catalog | None, list[CatalogProblem]]:
+    """Load and cross-check the catalog folder; every problem is returned, none raised."""
+    from mapping.directory import generated_agencies  # generation needs the unit tables only
+
+    directory = directory or CATALOG_DIR
+    problems: list[CatalogProblem] = []
+    procedures = read_jsonl(directory / PROCEDURES_FILE, Procedure, problems)
+    listed = read_jsonl(directory / AGENCIES_FILE, Agency, problems)
+    agencies = [agency for _, agency in listed] + generated_agencies()
+    known = {a.identifier for a in agencies}
+    seen: dict[str, int] = {}
+    for number, agency in listed:
+        if agency.identifier in seen:
+            problems.append(
+                CatalogProblem(AGENCIES_FILE, number, "identifier", f"duplicate of line {seen[agency.identifier]}")
+            )
+        seen.setdefault(agency.identifier, number)
+    versions: dict[tuple[str, date], int] = {}
+    for number, procedure in procedures:
+        key = (procedure.code, procedure.effective_from)
+        if key in versions:
+            problems.append(
+                CatalogProblem(
+                    PROCEDURES_FILE,
+                    number,
+                    "effective_from",
+                    f"a version of {procedure.code} from that day is already on line {versions[key]}",
+                )
+            )
+        versions.setdefault(key, number)
+        for path, fixed in [("fixed_agency", procedure.fixed_agency)] + [
+            (f"steps.{i}.fixed_agency", step.fixed_agency) for i, step in enumerate(procedure.steps)
+        ]:
+            if fixed is not None and fixed not in known:
+                problems.append(CatalogProblem(PROCEDURES_FILE, number, path, f"no agency '{fixed}' in the directory"))
+        if procedure.jurisdiction == "fixed" and procedure.fixed_agency is None:
+            problems.append(
+                CatalogProblem(PROCEDURES_FILE, number, "fixed_agency", "required with jurisdiction 'fixed'")
+            )
+    if problems:
+        return None, problems
+    return Catalog((p for _, p in procedures), agencies), []
+
+
+def load_catalog(directory: Path | None = None) -> Catalog:
+    catalog, problems = check_catalog(directory)
+    if catalog is None:
+        raise CatalogInvalid(problems)
+    return catalog
+
+
+def dump_jsonl(entries: Iterable[BaseModel]) -> str:
+    return "".join(
+        json.dumps(e.model_dump(mode="json", exclude_defaults=True), ensure_ascii=False) + "\n" for e in entries
+    )

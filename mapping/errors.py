@@ -1,4 +1,17 @@
-"""Errors of the mapping layer; the gateway maps them to 422 problems at its boundary."""
+"""Errors of the mapping layer, each with a stable code; the gateway turns them into 422 problems.
+
+MappingError
+├── ProcedureUnknown     procedure.unknown      no such procedure in force on that day
+├── ProcedureNotPostal   procedure.not_postal   filed by post, but the procedure does not allow it
+├── IntakeOutOfScope     intake.out_of_scope    the intake point may not take this procedure
+├── UnitUnknown          unit.unknown           no such unit in the given code system (or none given)
+├── UnitAmbiguous        unit.ambiguous         a legacy ward split over several communes
+└── NoCompetentAgency    agency.none_competent  no agency in the directory decides it for that unit
+
+CatalogInvalid           the catalog files break their schema (at load, and `motcua catalog check`)
+"""
+
+from dataclasses import dataclass, field
 
 
 class MappingError(Exception):
@@ -11,17 +24,45 @@ class MappingError(Exception):
         self.candidates = candidates or []
 
 
-class UnitUnknown(MappingError):
-    code = "unit.unknown"
-
-
 class ProcedureUnknown(MappingError):
     code = "procedure.unknown"
 
 
-class RoutingFailed(MappingError):
-    code = "routing.no_agency"
+class ProcedureNotPostal(MappingError):
+    code = "procedure.not_postal"
 
 
+class IntakeOutOfScope(MappingError):
+    code = "intake.out_of_scope"
+
+
+class UnitUnknown(MappingError):
+    code = "unit.unknown"
+
+
+class UnitAmbiguous(MappingError):
+    code = "unit.ambiguous"
+
+
+class NoCompetentAgency(MappingError):
+    code = "agency.none_competent"
+
+
+@dataclass(frozen=True)
+class CatalogProblem:
+    file: str
+    line: int  # 1-based line of the entry in its file; 0 when the problem is not tied to one line
+    field: str  # dotted path inside the entry, or "" for the entry as a whole
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.field or '(entry)'}: {self.message}"
+
+
+@dataclass
 class CatalogInvalid(Exception):
-    """The catalog file breaks its schema; raised at load, naming the entry and field."""
+    problems: list[CatalogProblem] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return "catalog invalid:\n" + "\n".join(str(p) for p in self.problems)

@@ -1,12 +1,12 @@
 """Administrative units of 1 July 2025 (34 provinces, 3,321 communes), from `vietnam-provinces`.
 
-A unit code always comes with its code system. Only `2025` codes are resolved for now; legacy codes
-and the old→new table come with the full mapping work (see docs/decisions.md).
+A unit code always comes with its code system, and is never reinterpreted across systems (some legacy
+codes were reused with other names).
 """
 
 import re
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
 
 from vietnam_provinces import Province, Ward
 
@@ -22,12 +22,14 @@ class ResolvedUnit:
     commune_name: str
     province_code: str
     province_name: str
+    given_code: str = ""  # what the request said, in its own system
+    given_system: CodeSystem = "2025"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
-def resolve_unit(code: str, system: CodeSystem = "2025", *, field: str = "unit_code") -> ResolvedUnit:
-    """Resolve a commune code of the given system, or raise `UnitUnknown`."""
-    if system != "2025":
-        raise UnitUnknown(f"Hệ mã đơn vị hành chính '{system}' chưa được hỗ trợ.", field=field)
+def _commune(code: str, field: str) -> ResolvedUnit:
     if not _COMMUNE_CODE.fullmatch(code):
         raise UnitUnknown(f"Mã xã '{code}' không hợp lệ: mã xã gồm 5 chữ số.", field=field)
     try:
@@ -40,4 +42,14 @@ def resolve_unit(code: str, system: CodeSystem = "2025", *, field: str = "unit_c
         commune_name=ward.name,
         province_code=f"{int(province.code):02d}",
         province_name=province.name,
+        given_code=code,
     )
+
+
+def resolve_unit(
+    code: str, system: CodeSystem = "2025", *, new_commune_code: str | None = None, field: str = "unit_code"
+) -> ResolvedUnit:
+    """Resolve a commune code of the given system, or raise `UnitUnknown` / `UnitAmbiguous`."""
+    if system != "2025":
+        raise UnitUnknown(f"Hệ mã đơn vị hành chính '{system}' chưa được hỗ trợ.", field=field)
+    return _commune(code, field)

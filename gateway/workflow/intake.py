@@ -20,7 +20,7 @@ from gateway.security import hash_pin, new_pin, new_salt
 from gateway.store import dossiers, idempotency, outbox
 from gateway.store.clients import Principal
 from gateway.workflow.lifecycle import STATUSES, TRANSITIONS
-from mapping import MappingError, Procedure, ResolvedUnit, Route, resolve_unit, route
+from mapping import Decision, IntakePoint, MappingError, Procedure, RoutingRequest, UnitInput, decide, resolve_unit
 from mapping.calendar import VN_TZ
 
 log = structlog.get_logger(__name__)
@@ -33,12 +33,13 @@ class IdempotencyLost(Exception):
 @dataclass(frozen=True)
 class PreparedIntake:
     request: IntakeRequest
-    procedure: Procedure
-    route: Route
-    residence: ResolvedUnit
-    subject: ResolvedUnit | None
+    decision: Decision
     received_at: datetime
     appointment_at: datetime
+
+    @property
+    def procedure(self) -> Procedure:
+        return self.decision.procedure
 
 
 def request_fingerprint(body: Any) -> bytes:
@@ -53,11 +54,16 @@ def _mapping_problem(error: MappingError, field: str | None = None) -> Unprocess
     return Unprocessable(error.message, code=error.code, errors=[item])
 
 
-def _resolve(unit: UnitRef, field: str) -> ResolvedUnit:
-    try:
-        return resolve_unit(unit.unit_code, unit.code_system, field=field)
-    except MappingError as error:
-        raise _mapping_problem(error, field) from error
+def _unit_input(unit: UnitRef) -> UnitInput:
+    return UnitInput(unit.unit_code, unit.code_system, unit.new_commune_code)
+
+
+def _intake_point(principal: Principal, request: IntakeRequest) -> IntakePoint:
+    """Where the dossier was filed: the counter's own commune, or the post office organisation's unit."""
+    code = request.channel.unit_code if request.channel.type == "counter" else principal.unit_code
+    field = "channel.unit_code" if request.channel.type == "counter" else "channel"
+    unit = resolve_unit(code, "2025", field=field) if code else None
+    return IntakePoint(request.channel.type, unit)
 
 
 def prepare(services: Services, principal: Principal, request: IntakeRequest, now: datetime) -> PreparedIntake:
@@ -68,17 +74,27 @@ def prepare(services: Services, principal: Principal, request: IntakeRequest, no
             errors=[{"field": "channel.type", "type": "channel.mismatch", "message": "Kênh nộp không đúng vai trò."}],
         )
     try:
-        procedure = services.catalog.procedure(request.procedure_code, now.astimezone(VN_TZ).date())
+        decision = decide(
+            services.catalog,
+            RoutingRequest(
+                procedure_code=request.procedure_code,
+                residence=_unit_input(request.applicant.residence),
+                subject=_unit_input(request.subject_location) if request.subject_location else None,
+                intake=_intake_point(principal, request),
+                at=now,
+            ),
+        )
+        if request.return_method.type == "postal":
+            address = request.return_method.address
+            resolve_unit(
+                address.unit_code,
+                address.code_system,
+                new_commune_code=address.new_commune_code,
+                field="return_method.address",
+            )
     except MappingError as error:
         raise _mapping_problem(error) from error
-    if request.channel.type == "postal" and not procedure.postal_intake:
-        raise Unprocessable(
-            f"Thủ tục '{procedure.name}' không tiếp nhận hồ sơ qua dịch vụ bưu chính công ích.",
-            code="procedure.not_postal",
-            errors=[
-                {"field": "procedure_code", "type": "procedure.not_postal", "message": "Không nhận qua bưu chính."}
-            ],
-        )
+    procedure = decision.procedure
     if request.return_method.type == "postal" and not procedure.postal_return:
         raise Unprocessable(
             f"Kết quả thủ tục '{procedure.name}' không trả qua dịch vụ bưu chính.",
@@ -105,32 +121,12 @@ def prepare(services: Services, principal: Principal, request: IntakeRequest, no
         raise Unprocessable(
             "Có giấy tờ không thuộc thành phần hồ sơ của thủ tục.", code="document.unknown_component", errors=unknown
         )
-    residence = _resolve(request.applicant.residence, "applicant.residence.unit_code")
-    subject = _resolve(request.subject_location, "subject_location.unit_code") if request.subject_location else None
-    if request.channel.type == "counter":
-        _resolve(UnitRef(unit_code=request.channel.unit_code, address_line="-"), "channel.unit_code")
-    if request.return_method.type == "postal":
-        _resolve(request.return_method.address, "return_method.address.unit_code")
-    try:
-        chosen = route(services.catalog, procedure, residence, subject)
-    except MappingError as error:
-        raise _mapping_problem(error) from error
-    appointment = services.calendar.appointment(now, procedure.processing)
-    return PreparedIntake(request, procedure, chosen, residence, subject, now, appointment)
-
-
-def _unit_out(given: UnitRef, unit: ResolvedUnit) -> dict[str, Any]:
-    return {
-        "given": given.model_dump(mode="json"),
-        "commune_code": unit.commune_code,
-        "commune_name": unit.commune_name,
-        "province_code": unit.province_code,
-        "province_name": unit.province_name,
-    }
+    appointment = services.calendar.appointment(now, procedure.processing, procedure.same_day_cutoff)
+    return PreparedIntake(request, decision, now, appointment)
 
 
 def build_receipt(prepared: PreparedIntake, code: str, pin: str) -> dict[str, Any]:
-    request, procedure, agency = prepared.request, prepared.procedure, prepared.route.agency
+    request, procedure, agency = prepared.request, prepared.procedure, prepared.decision.agency
     due = [fee.model_dump() for fee in procedure.fees]
     total_due = sum(fee["amount"] for fee in due)
     collected = sum(fee.amount for fee in request.fees)
@@ -155,12 +151,10 @@ def build_receipt(prepared: PreparedIntake, code: str, pin: str) -> dict[str, An
             {"code": c.code, "name": c.name} for c in procedure.components if c.required and c.code not in present
         ],
         return_method=request.return_method,
-        routing={
-            "basis": prepared.route.basis,
-            "residence": _unit_out(request.applicant.residence, prepared.residence),
-            "subject_location": _unit_out(request.subject_location, prepared.subject)
-            if request.subject_location and prepared.subject
-            else None,
+        routing=prepared.decision.explain()
+        | {
+            "residence": prepared.decision.residence.as_dict(),
+            "subject_location": prepared.decision.subject.as_dict() if prepared.decision.subject else None,
         },
         tracking_pin=pin,
         tracking_url=f"/v1/track/{code}",
@@ -177,7 +171,7 @@ async def commit(
     claim_locked_at: datetime,
 ) -> dict[str, Any]:
     """Write everything in one transaction and return the receipt, PIN included (shown once)."""
-    agency = prepared.route.agency
+    agency = prepared.decision.agency
     pin, salt = new_pin(), new_salt()
     async with conn.transaction():
         code = await dossiers.allocate_code(conn, agency.identifier, prepared.received_at.astimezone(VN_TZ).date())
