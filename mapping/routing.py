@@ -214,7 +214,7 @@ def decide(catalog: Catalog, request: RoutingRequest) -> Decision:
         request.residence.code,
         request.residence.system,
         new_commune_code=request.residence.new_commune_code,
-        field="applicant.residence",
+        field="applicant.residence.unit_code",
     )
     subject = None
     if request.subject is not None:
@@ -222,7 +222,7 @@ def decide(catalog: Catalog, request: RoutingRequest) -> Decision:
             request.subject.code,
             request.subject.system,
             new_commune_code=request.subject.new_commune_code,
-            field="subject_location",
+            field="subject_location.unit_code",
         )
     steps = procedure.steps or (_single_step(procedure),)
     decided = tuple(

@@ -178,9 +178,9 @@ MAPPING_CASES = {
         "unit.unknown",
         "applicant.residence.unit_code",
     ),
-    "legacy-unit": (
+    "unknown-legacy-unit": (
         "postal",
-        changed("applicant.residence.code_system", "legacy"),
+        changed("applicant.residence.code_system", "legacy", changed("applicant.residence.unit_code", "99999")),
         "unit.unknown",
         "applicant.residence.unit_code",
     ),
@@ -201,7 +201,7 @@ MAPPING_CASES = {
     "no-subject-location": (
         "postal",
         changed("procedure_code", "DEMO.DD.01", changed("documents", LAND_DOCUMENTS)),
-        "routing.no_agency",
+        "unit.unknown",
         "subject_location",
     ),
 }

@@ -146,7 +146,7 @@ async def test_refused_request_leaves_the_key_free(client, orgs, db):
     )
     refused = await file(client, orgs.postal, unroutable, "fix-1")
     assert refused.status == 422
-    assert (await refused.json())["code"] == "routing.no_agency"
+    assert (await refused.json())["code"] == "unit.unknown"  # the land lies nowhere given
     assert await db.fetchval("SELECT count(*) FROM idempotency_keys") == 0
 
     corrected = await file(client, orgs.postal, postal_dossier(), "fix-1")
