@@ -96,19 +96,43 @@ class Agency(_Entry):
     demo_identifier: bool = Field(default=True, description="False only for identifiers from an official list")
 
 
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    seen: dict[str, object] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f"duplicate key '{key}'")
+        seen[key] = value
+    return seen
+
+
 def read_jsonl[M: BaseModel](path: Path, model: type[M], problems: list[CatalogProblem]) -> list[tuple[int, M]]:
-    """Parse one JSON Lines file into models, collecting every problem with its line and field."""
+    """Parse one JSON Lines file into models, collecting every problem with its line and field.
+
+    A line that is not a JSON object is reported as such (with the column of a syntax error); a line that
+    is one is validated against `model`, each schema error naming its field.
+    """
     entries: list[tuple[int, M]] = []
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         problems.append(CatalogProblem(path.name, 0, "", f"cannot read: {exc}"))
         return entries
     for number, line in enumerate(lines, start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         try:
-            entries.append((number, model.model_validate_json(line)))
+            data = json.loads(line, object_pairs_hook=_no_duplicate_keys)
+        except json.JSONDecodeError as exc:
+            problems.append(CatalogProblem(path.name, number, "", f"not valid JSON: {exc.msg} (column {exc.colno})"))
+            continue
+        except ValueError as exc:
+            problems.append(CatalogProblem(path.name, number, "", f"not valid JSON: {exc}"))
+            continue
+        if not isinstance(data, dict):
+            problems.append(CatalogProblem(path.name, number, "", "expected one JSON object on the line"))
+            continue
+        try:
+            entries.append((number, model.model_validate(data)))
         except ValidationError as exc:
             for error in exc.errors(include_url=False):
                 location = ".".join(str(part) for part in error["loc"])
@@ -161,23 +185,94 @@ class Catalog:
         return self._by_kind_commune.get((kind, commune_code), [])
 
 
+def _check_agencies(listed: list[tuple[int, Agency]], generated: Iterable[Agency]) -> list[CatalogProblem]:
+    problems = []
+    seen: dict[str, int] = {}
+    generated_ids = {agency.identifier for agency in generated}
+    for number, agency in listed:
+        if agency.identifier in seen:
+            message = f"duplicate of line {seen[agency.identifier]}"
+        elif agency.identifier in generated_ids:
+            message = "already the identifier of a generated commune agency"
+        else:
+            seen[agency.identifier] = number
+            continue
+        problems.append(CatalogProblem(AGENCIES_FILE, number, "identifier", f"{agency.identifier}: {message}"))
+    for number, agency in listed:
+        if agency.level != "central" and not agency.province_code:
+            problems.append(CatalogProblem(AGENCIES_FILE, number, "province_code", f"required at {agency.level} level"))
+        if agency.level == "commune" and not agency.commune_code:
+            problems.append(CatalogProblem(AGENCIES_FILE, number, "commune_code", "required for a commune agency"))
+    return problems
+
+
+def _check_procedure(
+    number: int, procedure: Procedure, known: set[str], kinds_at: set[tuple[str, str]]
+) -> list[CatalogProblem]:
+    """Cross-checks of one procedure version against the directory; every problem names its field."""
+    problems = []
+    parts: list[tuple[str, Step | Procedure]] = [("", procedure)]
+    parts += [(f"steps.{i}.", step) for i, step in enumerate(procedure.steps)]
+    for prefix, part in parts:
+        if part.jurisdiction == "fixed":
+            if part.fixed_agency is None:
+                problems.append(
+                    CatalogProblem(
+                        PROCEDURES_FILE, number, f"{prefix}fixed_agency", "required with jurisdiction 'fixed'"
+                    )
+                )
+        elif (part.agency_kind, part.level) not in kinds_at:
+            problems.append(
+                CatalogProblem(
+                    PROCEDURES_FILE,
+                    number,
+                    f"{prefix}agency_kind",
+                    f"no {part.level}-level agency of kind '{part.agency_kind}' in the directory",
+                )
+            )
+        if part.fixed_agency is not None and part.fixed_agency not in known:
+            problems.append(
+                CatalogProblem(
+                    PROCEDURES_FILE,
+                    number,
+                    f"{prefix}fixed_agency",
+                    f"no agency '{part.fixed_agency}' in the directory",
+                )
+            )
+    orders = sorted({step.order for step in procedure.steps})
+    if orders and orders != list(range(1, len(orders) + 1)):
+        first_wrong = next(o for i, o in enumerate(orders, start=1) if o != i)
+        index = next(i for i, step in enumerate(procedure.steps) if step.order == first_wrong)
+        problems.append(
+            CatalogProblem(
+                PROCEDURES_FILE,
+                number,
+                f"steps.{index}.order",
+                f"step orders must run 1, 2, 3 … without gaps; found {', '.join(map(str, orders))}",
+            )
+        )
+    return problems
+
+
 def check_catalog(directory: Path | None = None) -> tuple[Catalog | None, list[CatalogProblem]]:
-    """Load and cross-check the catalog folder; every problem is returned, none raised."""
+    """Load and cross-check the catalog folder; every problem is returned, none raised.
+
+    Beyond the schema: agency identifiers are unique (listed and generated together), every agency kind a
+    procedure or step names has at least one agency of that level in the directory, a `fixed` agency
+    exists, composite steps are ordered 1, 2, 3 … without gaps, and no two versions of a procedure share
+    an `effective_from`.
+    """
     from mapping.directory import generated_agencies  # generation needs the unit tables only
 
     directory = directory or CATALOG_DIR
     problems: list[CatalogProblem] = []
     procedures = read_jsonl(directory / PROCEDURES_FILE, Procedure, problems)
     listed = read_jsonl(directory / AGENCIES_FILE, Agency, problems)
-    agencies = [agency for _, agency in listed] + generated_agencies()
-    known = {a.identifier for a in agencies}
-    seen: dict[str, int] = {}
-    for number, agency in listed:
-        if agency.identifier in seen:
-            problems.append(
-                CatalogProblem(AGENCIES_FILE, number, "identifier", f"duplicate of line {seen[agency.identifier]}")
-            )
-        seen.setdefault(agency.identifier, number)
+    generated = generated_agencies()
+    problems += _check_agencies(listed, generated)
+    agencies = [agency for _, agency in listed] + list(generated)
+    known = {agency.identifier for agency in agencies}
+    kinds_at = {(agency.kind, agency.level) for agency in agencies}
     versions: dict[tuple[str, date], int] = {}
     for number, procedure in procedures:
         key = (procedure.code, procedure.effective_from)
@@ -191,15 +286,7 @@ def check_catalog(directory: Path | None = None) -> tuple[Catalog | None, list[C
                 )
             )
         versions.setdefault(key, number)
-        for path, fixed in [("fixed_agency", procedure.fixed_agency)] + [
-            (f"steps.{i}.fixed_agency", step.fixed_agency) for i, step in enumerate(procedure.steps)
-        ]:
-            if fixed is not None and fixed not in known:
-                problems.append(CatalogProblem(PROCEDURES_FILE, number, path, f"no agency '{fixed}' in the directory"))
-        if procedure.jurisdiction == "fixed" and procedure.fixed_agency is None:
-            problems.append(
-                CatalogProblem(PROCEDURES_FILE, number, "fixed_agency", "required with jurisdiction 'fixed'")
-            )
+        problems += _check_procedure(number, procedure, known, kinds_at)
     if problems:
         return None, problems
     return Catalog((p for _, p in procedures), agencies), []
