@@ -7,6 +7,7 @@ import structlog
 from aiohttp import web
 
 from gateway.api import agency, health, intake, tracking
+from gateway.calendar_refresh import build_calendar, keep_calendar_fresh
 from gateway.keys import SERVICES, Services
 from gateway.middlewares import body_limit, problems, request_context
 from gateway.openapi import OPENAPI, build_openapi
@@ -14,7 +15,8 @@ from gateway.security import Sealer
 from gateway.settings import Settings
 from gateway.store.db import UNAVAILABLE_ERRORS, create_pool
 from gateway.store.migrate import migrate
-from mapping import WorkingCalendar, load_catalog
+from mapping import load_catalog
+from mapping.units import load_tables as load_unit_tables
 
 log = structlog.get_logger(__name__)
 STARTUP_DB_WAIT_SECONDS = 30
@@ -24,10 +26,11 @@ def build_services(settings: Settings) -> Services:
     if settings.secret_key is None or len(settings.secret_key.get_secret_value()) < 32:
         raise ValueError("MOTCUA_SECRET_KEY must be set to at least 32 characters")
     secret = settings.secret_key.get_secret_value().encode()
+    load_unit_tables()  # half a second now rather than on the first request
     return Services(
         settings=settings,
         catalog=load_catalog(settings.catalog_dir),
-        calendar=WorkingCalendar(extra_days_off=settings.extra_days_off),
+        calendar=build_calendar(settings, {}),  # plus the stored days off, once the database is up
         server_secret=secret,
         sealer=Sealer(secret),
     )
@@ -64,4 +67,5 @@ def create_app(settings: Settings) -> web.Application:
         app.router.add_routes(module.routes)
     app[OPENAPI] = build_openapi(app)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(keep_calendar_fresh)
     return app

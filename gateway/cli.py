@@ -38,7 +38,6 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         credentials = settings.data_dir / "demo-credentials.json"
 
         async def prepare(conn: asyncpg.Connection) -> dict[str, str]:
-            await migrate(conn)
             return await seed_demo(conn, previous)
 
         previous = read_credentials(credentials)
@@ -65,7 +64,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
-    with runtime.database(settings) as settings:
+    with runtime.database(settings, up_to_date=False) as settings:
         applied = asyncio.run(_with_connection(settings, migrate))
     print(f"applied: {applied}" if applied else "schema is up to date")
     return 0

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 
 from gateway.settings import Settings
 from gateway.store.embedded import EmbeddedPostgres
+from gateway.store.migrate import migrate
 
 DATABASE_NAME = "motcua"
 
@@ -24,17 +25,31 @@ async def ensure_database(admin_url: str, name: str) -> None:
         await conn.close()
 
 
+async def _migrate(url: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+
+
 @contextlib.contextmanager
-def database(settings: Settings) -> Iterator[Settings]:
-    """Settings with a database URL: the configured one, or a private server in the data directory."""
+def database(settings: Settings, *, up_to_date: bool = True) -> Iterator[Settings]:
+    """Settings with a database URL, its schema up to date (as at any process start): the configured one,
+    or a private server in the data directory. `up_to_date=False` leaves the schema to the caller."""
     if settings.database_url:
+        if up_to_date:
+            asyncio.run(_migrate(settings.database_url))
         yield settings
         return
     server = EmbeddedPostgres(settings.data_dir / "postgres")
     try:
         admin_url = server.start()
         asyncio.run(ensure_database(admin_url, DATABASE_NAME))
-        yield settings.model_copy(update={"database_url": server.url(DATABASE_NAME)})
+        url = server.url(DATABASE_NAME)
+        if up_to_date:
+            asyncio.run(_migrate(url))
+        yield settings.model_copy(update={"database_url": url})
     finally:
         server.stop()
 

@@ -156,6 +156,7 @@ class ResolvedUnitOut(BaseModel):
 
     given_code: str
     given_system: str
+    legacy_name: str | None = None
     commune_code: str
     commune_name: str
     province_code: str
@@ -196,6 +197,10 @@ class Receipt(BaseModel):
     channel: str
     received_at: AwareDatetime
     appointment_at: AwareDatetime
+    appointment_estimated: bool = Field(
+        description="True for postal intake: the legal clock starts when the agency has the paper dossier, so the "
+        "date assumes the configured postal transit time until then"
+    )
     fees: Fees
     documents: list[Document]
     missing_components: list[NamedCode]
@@ -252,7 +257,9 @@ class AckResult(BaseModel):
 
 
 class AgencyEventRequest(Strict):
-    type: Literal["accepted", "result_ready"]
+    type: Literal["physical_received", "accepted", "result_ready"] = Field(
+        description="physical_received: the paper dossier sent by post has arrived (starts the legal clock)"
+    )
     event_id: str | None = Field(
         default=None, min_length=1, max_length=100, description="Your own id; a retry with it is not recorded twice"
     )

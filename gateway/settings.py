@@ -33,6 +33,16 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Announced days off (YYYY-MM-DD) not yet in the holidays package, as a JSON list.",
     )
+    days_off_refresh_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="How often each gateway process reloads the days off stored with `motcua calendar`.",
+    )
+    postal_transit_hours: float = Field(
+        default=16.0,
+        ge=0,
+        description="Working hours a sealed dossier is assumed to spend in the post before the agency has it.",
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest accepted request body.")
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=10, ge=1)

@@ -102,8 +102,11 @@ async def test_announced_days_off_from_settings_move_the_appointment(aiohttp_cli
         await closed.post("/v1/dossiers", json=postal_dossier(), headers={**orgs.postal.auth, "Idempotency-Key": "c"})
     ).json()
     procedure = load_catalog().procedure("2.000488", today)
-    expected = WorkingCalendar(extra_days_off=days_off).appointment(
-        datetime.fromisoformat(second["received_at"]), procedure.processing
+    expected = WorkingCalendar(extra_days_off=days_off).postal_estimate(
+        datetime.fromisoformat(second["received_at"]),
+        procedure.processing,
+        None,
+        timedelta(hours=settings.postal_transit_hours),
     )
     assert datetime.fromisoformat(second["appointment_at"]) == expected
     assert datetime.fromisoformat(second["appointment_at"]) > datetime.fromisoformat(first["appointment_at"])

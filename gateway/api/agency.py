@@ -14,7 +14,7 @@ from gateway.http import authenticate, json_response, read_json, validate
 from gateway.keys import SERVICES
 from gateway.schemas import AgencyEventRequest
 from gateway.store import dossiers, outbox
-from gateway.workflow import lifecycle
+from gateway.workflow import clock, lifecycle
 
 routes = web.RouteTableDef()
 MAX_PAGE = 200
@@ -141,14 +141,17 @@ async def report_event(request: web.Request) -> web.Response:
                 ],
             )
         transition = lifecycle.apply(event.type, dossier["status"])
+        data = event.model_dump(mode="json", include={"officer", "note"}, exclude_none=True)
+        if event.type == "physical_received":
+            data |= await clock.start_on_physical_receipt(services, conn, dossier, occurred_at)
         row = await dossiers.append_event(
             conn,
             dossier["id"],
             type=event.type,
-            status_after=transition.to,
+            status_after=transition.to or dossier["status"],
             occurred_at=occurred_at,
             actor_org_id=principal.organisation_id,
             external_id=event.event_id,
-            data=event.model_dump(mode="json", include={"officer", "note"}, exclude_none=True),
+            data=data,
         )
     return json_response(event_view(row), status=201)

@@ -88,6 +88,18 @@ async def append_event(
     return row
 
 
+async def has_event(conn: asyncpg.Connection, dossier_id: int, type: str) -> bool:
+    return await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM dossier_events WHERE dossier_id = $1 AND type = $2)", dossier_id, type
+    )
+
+
+async def set_appointment(conn: asyncpg.Connection, dossier_id: int, appointment_at: datetime) -> None:
+    await conn.execute(
+        "UPDATE dossiers SET appointment_at = $2, updated_at = now() WHERE id = $1", dossier_id, appointment_at
+    )
+
+
 async def find_event_by_external_id(
     conn: asyncpg.Connection, dossier_id: int, external_id: str
 ) -> asyncpg.Record | None:

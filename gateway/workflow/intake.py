@@ -7,7 +7,7 @@ outbox rows and the idempotent answer in ONE transaction, so a 201 always means 
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -121,7 +121,12 @@ def prepare(services: Services, principal: Principal, request: IntakeRequest, no
         raise Unprocessable(
             "Có giấy tờ không thuộc thành phần hồ sơ của thủ tục.", code="document.unknown_component", errors=unknown
         )
-    appointment = services.calendar.appointment(now, procedure.processing, procedure.same_day_cutoff)
+    if request.channel.type == "postal":
+        # The legal clock starts when the agency has the paper dossier; until then the date is an estimate.
+        transit = timedelta(hours=services.settings.postal_transit_hours)
+        appointment = services.calendar.postal_estimate(now, procedure.processing, procedure.same_day_cutoff, transit)
+    else:
+        appointment = services.calendar.appointment(now, procedure.processing, procedure.same_day_cutoff)
     return PreparedIntake(request, decision, now, appointment)
 
 
@@ -140,6 +145,7 @@ def build_receipt(prepared: PreparedIntake, code: str, pin: str) -> dict[str, An
         channel=request.channel.type,
         received_at=prepared.received_at,
         appointment_at=prepared.appointment_at,
+        appointment_estimated=request.channel.type == "postal",
         fees={
             "due": due,
             "collected": request.fees,

@@ -37,7 +37,7 @@ class Transition:
     event: str
     label: str
     allowed_from: frozenset[str]
-    to: str
+    to: str | None  # None: the event leaves the status as it is
 
 
 TRANSITIONS: dict[str, Transition] = {
@@ -45,6 +45,12 @@ TRANSITIONS: dict[str, Transition] = {
     for t in (
         Transition("received", "Tiếp nhận hồ sơ", frozenset(), "received"),
         Transition("forwarded", "Cơ quan giải quyết đã nhận hồ sơ", frozenset({"received"}), "forwarded"),
+        Transition(
+            "physical_received",
+            "Cơ quan đã nhận hồ sơ giấy do bưu điện chuyển đến; bắt đầu tính thời hạn giải quyết",
+            frozenset({"received", "forwarded", "processing"}),
+            None,
+        ),
         Transition("accepted", "Cơ quan bắt đầu giải quyết", frozenset({"received", "forwarded"}), "processing"),
         Transition("result_ready", "Đã có kết quả giải quyết", frozenset({"processing"}), "result_ready"),
     )
