@@ -3,8 +3,6 @@
 import argparse
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import asyncpg
 from aiohttp import web
@@ -17,14 +15,6 @@ from gateway.logging import configure_logging
 from gateway.settings import Settings
 from gateway.store import clients
 from gateway.store.migrate import migrate
-
-
-async def _with_connection(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Any:
-    conn = await asyncpg.connect(settings.database_url)
-    try:
-        return await work(conn)
-    finally:
-        await conn.close()
 
 
 def _serve(settings: Settings) -> None:
@@ -41,7 +31,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             return await seed_demo(conn, previous)
 
         previous = read_credentials(credentials)
-        write_credentials(credentials, asyncio.run(_with_connection(settings, prepare)))
+        write_credentials(credentials, asyncio.run(runtime.with_connection(settings.database_url, prepare)))
         base = f"http://{settings.host}:{settings.port}"
         print(
             f"\nmotcua-gateway đang chạy tại {base}\n"
@@ -65,7 +55,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     with runtime.database(settings, up_to_date=False) as settings:
-        applied = asyncio.run(_with_connection(settings, migrate))
+        applied = asyncio.run(runtime.with_connection(settings.database_url, migrate))
     print(f"applied: {applied}" if applied else "schema is up to date")
     return 0
 
@@ -106,7 +96,7 @@ def cmd_clients(settings: Settings, args: argparse.Namespace) -> int:
         print("an agency needs --agency-code (its electronic identifier)", file=sys.stderr)
         return 2
     with runtime.database(settings) as settings:
-        return asyncio.run(_with_connection(settings, work))
+        return asyncio.run(runtime.with_connection(settings.database_url, work))
 
 
 def parser() -> argparse.ArgumentParser:

@@ -3,7 +3,7 @@
 import asyncio
 import contextlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -25,12 +25,17 @@ async def ensure_database(admin_url: str, name: str) -> None:
         await conn.close()
 
 
-async def _migrate(url: str) -> None:
+async def with_connection[T](url: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """Run `work` on one connection of its own, closed afterwards: for commands, not for the gateway."""
     conn = await asyncpg.connect(url)
     try:
-        await migrate(conn)
+        return await work(conn)
     finally:
         await conn.close()
+
+
+async def _migrate(url: str) -> None:
+    await with_connection(url, migrate)
 
 
 @contextlib.contextmanager

@@ -9,9 +9,7 @@ import asyncio
 import getpass
 import json
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
-from typing import Any
 
 import asyncpg
 
@@ -25,15 +23,6 @@ from mapping.calendar import HOURS_PER_WORKING_DAY, VN_TZ, WEEKDAY_NAMES
 DEFAULT_POSTAL_TRANSIT_HOURS = 16.0  # two working days from post office to agency: an assumption, not a rule
 UNITS = {"working_days": "ngày làm việc", "working_hours": "giờ làm việc", "calendar_days": "ngày (theo lịch)"}
 CHANNELS = {"counter": "tại quầy", "postal": "qua bưu chính", "online": "trực tuyến"}
-NO_TABLE = "Chưa có bảng days_off trong cơ sở dữ liệu: chạy `motcua migrate` trước."
-
-
-async def _connected(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Any:
-    conn = await asyncpg.connect(settings.database_url)
-    try:
-        return await work(conn)
-    finally:
-        await conn.close()
 
 
 def _day(text: str) -> date:
@@ -87,12 +76,8 @@ def cmd_calendar(settings: Settings, args: argparse.Namespace) -> int:
     if reason is not None and not reason.strip():
         print("--reason không được để trống.", file=sys.stderr)
         return 2
-    with runtime.database(settings) as settings:
-        try:
-            return asyncio.run(_connected(settings, work))
-        except asyncpg.UndefinedTableError:
-            print(NO_TABLE, file=sys.stderr)
-            return 2
+    with runtime.database(settings) as settings:  # the schema is brought up to date first
+        return asyncio.run(runtime.with_connection(settings.database_url, work))
 
 
 def _propagation(settings: Settings) -> str:
@@ -151,7 +136,7 @@ def _stored_days_off(settings: Settings) -> dict[date, str] | None:
     """The stored days off, or None (with a warning) when no database can be reached."""
     try:
         with runtime.database(settings) as settings:
-            return asyncio.run(_connected(settings, days_off.days_off_reasons))
+            return asyncio.run(runtime.with_connection(settings.database_url, days_off.days_off_reasons))
     except Exception as exc:  # any failure: compute without them, and say so
         print(
             f"Cảnh báo: không đọc được ngày nghỉ đã lưu ({type(exc).__name__}: {exc}); "
