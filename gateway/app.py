@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 
+from gateway import worker
 from gateway.api import agency, health, intake, tracking
 from gateway.calendar_refresh import build_calendar, keep_calendar_fresh
 from gateway.keys import SERVICES, Services
 from gateway.middlewares import body_limit, problems, request_context
 from gateway.openapi import OPENAPI, build_openapi
+from gateway.register import RegisterConnection, identity_config
 from gateway.security import Sealer
 from gateway.settings import Settings
 from gateway.store.db import UNAVAILABLE_ERRORS, create_pool
@@ -57,7 +59,29 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await services.pool.close()
 
 
-def create_app(settings: Settings) -> web.Application:
+async def _identity(app: web.Application) -> AsyncIterator[None]:
+    """The population register client, its WSDL loaded now if the register answers (later if not)."""
+    services = app[SERVICES]
+    config = identity_config(services.settings)
+    if config is not None:
+        connection = RegisterConnection(config)
+        await connection.start()
+        services.register = connection
+    yield
+    if services.register is not None:
+        await services.register.close()
+
+
+async def _worker(app: web.Application) -> AsyncIterator[None]:
+    """An outbox worker inside this process (the demo); production runs `motcua worker` processes."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run_forever(app[SERVICES], stop), name="outbox-worker")
+    yield
+    stop.set()
+    await task
+
+
+def create_app(settings: Settings, *, with_worker: bool = False) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[request_context, problems, body_limit(settings.max_body_bytes)],
@@ -68,4 +92,7 @@ def create_app(settings: Settings) -> web.Application:
     app[OPENAPI] = build_openapi(app)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(keep_calendar_fresh)
+    app.cleanup_ctx.append(_identity)
+    if with_worker:
+        app.cleanup_ctx.append(_worker)
     return app

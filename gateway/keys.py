@@ -7,6 +7,7 @@ from aiohttp import web
 
 from gateway.security import Sealer
 from gateway.settings import Settings
+from identity.model import PopulationRegister
 from mapping import Catalog, WorkingCalendar
 
 
@@ -20,6 +21,7 @@ class Services:
     server_secret: bytes
     sealer: Sealer
     pool: asyncpg.Pool | None = None
+    register: PopulationRegister | None = None  # None: identity is not checked (MOTCUA_IDENTITY_URL unset)
 
     def connection(self) -> asyncpg.pool.PoolAcquireContext:
         """A pooled connection; waiting for one (and handing it back) is bounded by the acquire timeout."""

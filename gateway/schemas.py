@@ -50,6 +50,11 @@ class Applicant(Strict):
     sex: Literal["male", "female"] | None = None
     phone: str = Field(pattern=PHONE_PATTERN)
     residence: UnitRef
+    name_match_confirmed: bool = Field(
+        default=False,
+        description="The officer checked the papers: the name matches the population register only without "
+        "diacritics (e.g. typed without them), and is confirmed",
+    )
 
     @model_validator(mode="after")
     def _birth_matches_id(self) -> "Applicant":
@@ -197,6 +202,10 @@ class Receipt(BaseModel):
     channel: str
     received_at: AwareDatetime
     appointment_at: AwareDatetime
+    identity_status: Literal["verified", "partial_confirmed", "pending", "not_checked"] = Field(
+        description="Check against the population database: pending means the register could not answer now; "
+        "the gateway retries and forwarding waits for it up to a limit"
+    )
     appointment_estimated: bool = Field(
         description="True for postal intake: the legal clock starts when the agency has the paper dossier, so the "
         "date assumes the configured postal transit time until then"
@@ -241,6 +250,7 @@ class EventList(BaseModel):
 class InboxMessage(BaseModel):
     message_id: str
     dossier_code: str
+    identity_status: str = Field(description="Forwarded before verification ended when still 'pending'")
     created_at: AwareDatetime
     payload: dict
 

@@ -43,6 +43,23 @@ class Settings(BaseSettings):
         ge=0,
         description="Working hours a sealed dossier is assumed to spend in the post before the agency has it.",
     )
+    identity_url: str | None = Field(
+        default=None,
+        description="SOAP endpoint of the population database (WSDL at ?wsdl). Unset: identity is not checked.",
+    )
+    identity_key_file: Path | None = Field(default=None, description="Gateway's private key (PEM) signing requests.")
+    identity_cert_file: Path | None = Field(default=None, description="Gateway's certificate (PEM).")
+    identity_trusted_certs: list[Path] = Field(
+        default_factory=list, description="Pinned certificates of the population database (several: rotation)."
+    )
+    identity_timeout_seconds: float = Field(default=3.0, gt=0, description="Longest wait for one look-up.")
+    identity_freshness_seconds: float = Field(default=120.0, gt=0, description="Oldest answer timestamp accepted.")
+    identity_cache_seconds: float = Field(default=86_400.0, ge=0, description="How long a verification is reused.")
+    identity_wait_limit_seconds: float = Field(
+        default=14_400.0, ge=0, description="How long forwarding waits for a pending verification before going on."
+    )
+    identity_service_code: str = Field(default="MOTCUA", description="MaDVC sent with every look-up.")
+    worker_poll_seconds: float = Field(default=1.0, gt=0, description="How often a worker looks for due work.")
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest accepted request body.")
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=10, ge=1)

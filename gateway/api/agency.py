@@ -62,6 +62,7 @@ async def inbox(request: web.Request) -> web.Response:
                 {
                     "message_id": r["message_id"],
                     "dossier_code": r["dossier_code"],
+                    "identity_status": r["identity_status"],
                     "created_at": r["created_at"],
                     "payload": r["payload"],
                 }

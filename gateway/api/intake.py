@@ -13,8 +13,9 @@ from gateway.http import authenticate, json_response, read_json, validate
 from gateway.keys import SERVICES
 from gateway.schemas import IntakeRequest
 from gateway.store import dossiers, idempotency
+from gateway.store import identity as identity_store
 from gateway.store.clients import Principal
-from gateway.workflow import intake
+from gateway.workflow import identity, intake
 from gateway.workflow.lifecycle import STATUSES, TRANSITIONS
 from mapping.calendar import VN_TZ
 
@@ -77,19 +78,61 @@ async def create_dossier(request: web.Request) -> web.Response:
                 status=claim.response_status or 201,
                 headers={"Idempotent-Replayed": "true", "Location": f"/v1/dossiers/{original['code']}"},
             )
-        assert claim.locked_at is not None
-        try:
-            receipt = await intake.commit(services, conn, principal, prepared, key, claim.locked_at)
-        except intake.IdempotencyLost as exc:
-            raise Conflict(
-                "Yêu cầu với Idempotency-Key này đã được một yêu cầu khác tiếp quản.", code="idempotency.in_flight"
-            ) from exc
-        except BaseException:
-            # Nothing was committed: free the key so the client's retry is processed afresh.
-            with contextlib.suppress(Exception):
-                await asyncio.shield(idempotency.release(conn, principal.organisation_id, key, claim.locked_at))
-            raise
+    assert claim.locked_at is not None
+    try:
+        # The look-up may take seconds: no pooled connection is held meanwhile.
+        verification = await identity.verify(
+            services, principal.organisation_id, principal.unit_code, intake_request.applicant
+        )
+        async with services.connection() as conn:
+            await _refuse_on_mismatch(services, conn, principal, intake_request, verification)
+            receipt = await intake.commit(services, conn, principal, prepared, key, claim.locked_at, verification)
+    except intake.IdempotencyLost as exc:
+        raise Conflict(
+            "Yêu cầu với Idempotency-Key này đã được một yêu cầu khác tiếp quản.", code="idempotency.in_flight"
+        ) from exc
+    except BaseException:
+        # Nothing was committed: free the key so the client's retry (or corrected dossier) is processed afresh.
+        with contextlib.suppress(Exception):
+            await asyncio.shield(_release(services, principal.organisation_id, key, claim.locked_at))
+        raise
     return json_response(receipt, status=201, headers={"Location": f"/v1/dossiers/{receipt['code']}"})
+
+
+async def _release(services, organisation_id: int, key: str, locked_at) -> None:
+    async with services.connection() as conn:
+        await idempotency.release(conn, organisation_id, key, locked_at)
+
+
+async def _refuse_on_mismatch(services, conn, principal: Principal, request: IntakeRequest, verification) -> None:
+    """A register that disagrees refuses the intake (audited); a name matching only without diacritics needs
+    the officer's explicit confirmation. The explanation says what differs, never what the register holds."""
+    unconfirmed = verification.status == "partial" and not request.applicant.name_match_confirmed
+    if verification.status != "mismatch" and not unconfirmed:
+        return
+    await identity_store.record_check(
+        conn,
+        dossier_id=None,
+        organisation_id=principal.organisation_id,
+        officer=verification.officer,
+        request_id=verification.request_id or "-",
+        outcome=verification.audit_outcome,
+        error_code=None,
+        latency_ms=verification.latency_ms,
+    )
+    field = "applicant.name_match_confirmed" if unconfirmed else "applicant"
+    raise Unprocessable(
+        verification.explanation,
+        code="identity.mismatch",
+        title="Thông tin công dân không khớp",
+        errors=[
+            {
+                "field": field,
+                "type": "identity.name_partial" if unconfirmed else "identity.mismatch",
+                "message": verification.explanation,
+            }
+        ],
+    )
 
 
 def can_see(principal: Principal, dossier) -> bool:

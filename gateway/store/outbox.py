@@ -1,35 +1,56 @@
 """The transactional outbox, and the agency inbox that pull-mode agencies read from it."""
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 AGENCY_DELIVER = "agency.deliver"
 DVCQG_SYNC = "dvcqg.sync_dossier"
+IDENTITY_VERIFY = "identity.verify"
 
 
 async def enqueue(
-    conn: asyncpg.Connection, kind: str, *, dossier_id: int | None, target: str | None, payload: dict[str, Any]
+    conn: asyncpg.Connection,
+    kind: str,
+    *,
+    dossier_id: int | None,
+    target: str | None,
+    payload: dict[str, Any],
+    available_at: datetime | None = None,
 ) -> uuid.UUID:
     """Add a message in the caller's transaction: it exists exactly when the change it announces does."""
     message_id = uuid.uuid4()
     await conn.execute(
-        "INSERT INTO outbox (message_id, kind, dossier_id, target, payload) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO outbox (message_id, kind, dossier_id, target, payload, available_at)"
+        " VALUES ($1, $2, $3, $4, $5, COALESCE($6, now()))",
         message_id,
         kind,
         dossier_id,
         target,
         payload,
+        available_at,
     )
     return message_id
 
 
+async def release_delivery(conn: asyncpg.Connection, dossier_id: int) -> None:
+    """Make a dossier's waiting agency delivery available now (its identity check is over)."""
+    await conn.execute(
+        "UPDATE outbox SET available_at = now() WHERE dossier_id = $1 AND kind = $2 AND status = 'pending'"
+        " AND available_at > now()",
+        dossier_id,
+        AGENCY_DELIVER,
+    )
+
+
 async def inbox_page(conn: asyncpg.Connection, agency_code: str, after_id: int, limit: int) -> list[asyncpg.Record]:
+    """Pending deliveries that are due: one still waiting for its identity check is not shown yet."""
     return await conn.fetch(
-        "SELECT o.id, o.message_id, o.created_at, o.payload, d.code AS dossier_code"
+        "SELECT o.id, o.message_id, o.created_at, o.payload, d.code AS dossier_code, d.identity_status"
         " FROM outbox o JOIN dossiers d ON d.id = o.dossier_id"
-        " WHERE o.kind = $1 AND o.status = 'pending' AND o.target = $2 AND o.id > $3"
+        " WHERE o.kind = $1 AND o.status = 'pending' AND o.target = $2 AND o.id > $3 AND o.available_at <= now()"
         " ORDER BY o.id LIMIT $4",
         AGENCY_DELIVER,
         agency_code,

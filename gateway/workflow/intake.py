@@ -18,12 +18,24 @@ from gateway.keys import Services
 from gateway.schemas import IntakeRequest, Receipt, UnitRef
 from gateway.security import hash_pin, new_pin, new_salt
 from gateway.store import dossiers, idempotency, outbox
+from gateway.store import identity as identity_store
 from gateway.store.clients import Principal
+from gateway.workflow import identity
+from gateway.workflow.identity import Verification
 from gateway.workflow.lifecycle import STATUSES, TRANSITIONS
 from mapping import Decision, IntakePoint, MappingError, Procedure, RoutingRequest, UnitInput, decide, resolve_unit
 from mapping.calendar import VN_TZ
 
 log = structlog.get_logger(__name__)
+
+
+# What a verification outcome means for a dossier being accepted now. Mismatches never get this far.
+DOSSIER_IDENTITY = {
+    "verified": "verified",
+    "partial": "partial_confirmed",  # only accepted when the officer confirmed the name
+    "pending": "pending",
+    "not_checked": "not_checked",
+}
 
 
 class IdempotencyLost(Exception):
@@ -130,7 +142,7 @@ def prepare(services: Services, principal: Principal, request: IntakeRequest, no
     return PreparedIntake(request, decision, now, appointment)
 
 
-def build_receipt(prepared: PreparedIntake, code: str, pin: str) -> dict[str, Any]:
+def build_receipt(prepared: PreparedIntake, code: str, pin: str, identity_status: str) -> dict[str, Any]:
     request, procedure, agency = prepared.request, prepared.procedure, prepared.decision.agency
     due = [fee.model_dump() for fee in procedure.fees]
     total_due = sum(fee["amount"] for fee in due)
@@ -146,6 +158,7 @@ def build_receipt(prepared: PreparedIntake, code: str, pin: str) -> dict[str, An
         received_at=prepared.received_at,
         appointment_at=prepared.appointment_at,
         appointment_estimated=request.channel.type == "postal",
+        identity_status=identity_status,
         fees={
             "due": due,
             "collected": request.fees,
@@ -175,13 +188,15 @@ async def commit(
     prepared: PreparedIntake,
     idempotency_key: str,
     claim_locked_at: datetime,
+    verification: Verification,
 ) -> dict[str, Any]:
     """Write everything in one transaction and return the receipt, PIN included (shown once)."""
     agency = prepared.decision.agency
     pin, salt = new_pin(), new_salt()
+    identity_status = DOSSIER_IDENTITY[verification.status]
     async with conn.transaction():
         code = await dossiers.allocate_code(conn, agency.identifier, prepared.received_at.astimezone(VN_TZ).date())
-        receipt = build_receipt(prepared, code, pin)
+        receipt = build_receipt(prepared, code, pin, identity_status)
         stored_receipt = {k: v for k, v in receipt.items() if k != "tracking_pin"}
         dossier_id = await dossiers.insert_dossier(
             conn,
@@ -191,6 +206,7 @@ async def commit(
             submitter_org_id=principal.organisation_id,
             channel=prepared.request.channel.type,
             status="received",
+            identity_status=identity_status,
             received_at=prepared.received_at,
             appointment_at=prepared.appointment_at,
             pin_salt=salt,
@@ -208,12 +224,25 @@ async def commit(
             actor_org_id=principal.organisation_id,
             data={"channel": prepared.request.channel.type, "appointment_at": prepared.appointment_at.isoformat()},
         )
+        evidence_id = await identity.record(
+            services, conn, verification, dossier_id=dossier_id, organisation_id=principal.organisation_id
+        )
+        if evidence_id is not None:
+            await identity_store.set_dossier_identity(conn, dossier_id, identity_status, evidence_id)
+        deliver_at = None
+        if identity_status == "pending":
+            # Forwarding waits for the verification, up to a limit; the retry worker releases it earlier.
+            deliver_at = prepared.received_at + timedelta(seconds=services.settings.identity_wait_limit_seconds)
+            await outbox.enqueue(
+                conn, outbox.IDENTITY_VERIFY, dossier_id=dossier_id, target=None, payload={"code": code}
+            )
         await outbox.enqueue(
             conn,
             outbox.AGENCY_DELIVER,
             dossier_id=dossier_id,
             target=agency.identifier,
             payload=agency_payload(prepared, code),
+            available_at=deliver_at,
         )
         await outbox.enqueue(conn, outbox.DVCQG_SYNC, dossier_id=dossier_id, target=None, payload={"code": code})
         body = json.dumps(receipt, ensure_ascii=False).encode()

@@ -51,6 +51,18 @@ TRANSITIONS: dict[str, Transition] = {
             frozenset({"received", "forwarded", "processing"}),
             None,
         ),
+        Transition(
+            "identity_verified",
+            "Đã đối chiếu thông tin công dân với Cơ sở dữ liệu quốc gia về dân cư",
+            frozenset(STATUSES),
+            None,
+        ),
+        Transition(
+            "identity_mismatch",
+            "Thông tin công dân không khớp Cơ sở dữ liệu quốc gia về dân cư; cơ quan giải quyết được báo",
+            frozenset(STATUSES),
+            None,
+        ),
         Transition("accepted", "Cơ quan bắt đầu giải quyết", frozenset({"received", "forwarded"}), "processing"),
         Transition("result_ready", "Đã có kết quả giải quyết", frozenset({"processing"}), "result_ready"),
     )
