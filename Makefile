@@ -21,6 +21,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench.bench_mapping
+	$(PY) -m bench.bench_identity
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -3,6 +3,7 @@
 import argparse
 import asyncio
 import sys
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 from aiohttp import web
@@ -14,15 +15,46 @@ from gateway.demo import read_credentials, seed_demo, write_credentials
 from gateway.logging import configure_logging
 from gateway.settings import Settings
 from gateway.store import clients
+from gateway.store.embedded import free_port
 from gateway.store.migrate import migrate
+from identity.keys import create_demo_keys
+from identity.simulator import SimulatorConfig, start_simulator
 
 
 def _serve(settings: Settings) -> None:
     web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None)
 
 
+def _demo_register(settings: Settings) -> tuple[Settings, Callable | None]:
+    """Unless a population database is configured, the demo runs the simulator on a port of its own, with
+    demo keys in the data directory; returns the settings pointing at it and the app context that runs it."""
+    if settings.identity_url:
+        return settings, None
+    keys = create_demo_keys(settings.data_dir / "keys")
+    port = free_port()
+    settings = settings.model_copy(
+        update={
+            "identity_url": f"http://127.0.0.1:{port}/",
+            "identity_key_file": keys["gateway.key"],
+            "identity_cert_file": keys["gateway.crt"],
+            "identity_trusted_certs": [keys["register.crt"]],
+        }
+    )
+    config = SimulatorConfig(
+        key_file=keys["register.key"], cert_file=keys["register.crt"], trusted_client_certs=(keys["gateway.crt"],)
+    )
+
+    async def simulator(app: web.Application) -> AsyncIterator[None]:
+        runner, _ = await start_simulator(config, port=port)
+        yield
+        await runner.cleanup()
+
+    return settings, simulator
+
+
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    """The demo: embedded PostgreSQL (unless a URL is set), migrations, demo clients, then serve."""
+    """The demo: embedded PostgreSQL (unless a URL is set), the population-register simulator (unless one is
+    configured), migrations, demo clients, an outbox worker, then serve."""
     settings = runtime.with_secret(settings)
     with runtime.database(settings) as settings:
         credentials = settings.data_dir / "demo-credentials.json"
@@ -32,16 +64,21 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
         previous = read_credentials(credentials)
         write_credentials(credentials, asyncio.run(runtime.with_connection(settings.database_url, prepare)))
+        settings, simulator = _demo_register(settings)
+        app = create_app(settings, with_worker=True)
+        if simulator is not None:
+            app.cleanup_ctx.insert(0, simulator)  # up before the gateway loads its WSDL
         base = f"http://{settings.host}:{settings.port}"
         print(
             f"\nmotcua-gateway đang chạy tại {base}\n"
             f"  Khóa truy cập demo (vai trò → khóa): {credentials}\n"
             f"  Tài liệu API:   {base}/openapi.json\n"
             f"  Sẵn sàng:       {base}/readyz\n"
+            f"  CSDL dân cư (mô phỏng, SOAP): {settings.identity_url}?wsdl\n"
             f"  Thử theo mục 'Try it' trong README.md. Nhấn Ctrl-C để dừng (PostgreSQL riêng cũng dừng theo).\n",
             flush=True,
         )
-        _serve(settings)
+        web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
     return 0
 
 

@@ -97,7 +97,7 @@ async def test_a_known_applicant_is_verified_with_signed_evidence_and_an_audit_r
     audit = await db.fetchrow("SELECT * FROM identity_checks")
     assert (audit["outcome"], audit["officer"], audit["request_id"]) == (
         "verified",
-        f"ORG-{orgs.postal.id}",
+        f"ORG-{orgs.postal.id}/KEY-{orgs.postal.key.split('_')[1]}",
         row["request_id"],
     )
     assert audit["dossier_id"] is not None and audit["latency_ms"] > 0

@@ -47,6 +47,7 @@ async def test_try_it_commands_work_as_written(open_tmp_path):
         assert shell.returncode == 0, err.decode()
         lines = out.decode().rstrip().splitlines()
         assert '"form": "01"' in lines[0]
+        assert '"identity_status": "verified"' in lines[0]  # checked against the demo's register simulator
         assert '"dossier_code": "000.00.10.H26-' in lines[1]
         assert any('"type": "result_ready"' in line for line in lines)
         assert lines[-1].startswith('{"code": "000.00.10.H26-') and '"status": "result_ready"' in lines[-1]

@@ -81,9 +81,8 @@ async def create_dossier(request: web.Request) -> web.Response:
     assert claim.locked_at is not None
     try:
         # The look-up may take seconds: no pooled connection is held meanwhile.
-        verification = await identity.verify(
-            services, principal.organisation_id, principal.unit_code, intake_request.applicant
-        )
+        officer = identity.officer_of(principal.organisation_id, principal.key_prefix)
+        verification = await identity.verify(services, officer, principal.unit_code, intake_request.applicant)
         async with services.connection() as conn:
             await _refuse_on_mismatch(services, conn, principal, intake_request, verification)
             receipt = await intake.commit(services, conn, principal, prepared, key, claim.locked_at, verification)

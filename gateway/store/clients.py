@@ -16,6 +16,7 @@ class Principal:
     role: str
     agency_code: str | None
     unit_code: str | None
+    key_prefix: str | None = None  # the API key used, so an act can be traced to one key
 
 
 async def create_organisation(
@@ -50,14 +51,14 @@ async def authenticate(conn: asyncpg.Connection, key: str) -> Principal | None:
     if prefix is None:
         return None
     row = await conn.fetchrow(
-        "SELECT o.id, o.name, o.role, o.agency_code, o.unit_code, k.key_hash"
+        "SELECT o.id, o.name, o.role, o.agency_code, o.unit_code, k.key_hash, k.prefix"
         " FROM api_keys k JOIN organisations o ON o.id = k.organisation_id"
         " WHERE k.prefix = $1 AND k.revoked_at IS NULL",
         prefix,
     )
     if row is None or row["key_hash"] != hash_api_key(key):
         return None
-    return Principal(row["id"], row["name"], row["role"], row["agency_code"], row["unit_code"])
+    return Principal(row["id"], row["name"], row["role"], row["agency_code"], row["unit_code"], row["prefix"])
 
 
 async def list_clients(conn: asyncpg.Connection) -> list[asyncpg.Record]:

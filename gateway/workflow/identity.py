@@ -59,12 +59,12 @@ def cache_key(secret: bytes, applicant: Applicant) -> bytes:
     return hmac.new(secret, material, hashlib.sha256).digest()
 
 
-def officer_of(organisation_id: int) -> str:
-    return f"ORG-{organisation_id}"  # MaCanBo: the client organisation behind the API key
+def officer_of(organisation_id: int, key_prefix: str | None = None) -> str:
+    """MaCanBo: the client organisation and, at intake, the API key that asked."""
+    return f"ORG-{organisation_id}/KEY-{key_prefix}" if key_prefix else f"ORG-{organisation_id}"
 
 
-async def verify(services: Services, organisation_id: int, unit_code: str | None, applicant: Applicant) -> Verification:
-    officer = officer_of(organisation_id)
+async def verify(services: Services, officer: str, unit_code: str | None, applicant: Applicant) -> Verification:
     if services.register is None:
         return Verification("not_checked", officer)
     settings = services.settings

@@ -35,7 +35,8 @@ async def handle(services: Services, message: asyncpg.Record) -> bool:
     if dossier is None or dossier["identity_status"] != "pending":
         return True
     applicant = Applicant.model_validate(dossier["body"]["applicant"])
-    verification = await identity.verify(services, dossier["submitter_org_id"], dossier["unit_code"], applicant)
+    officer = identity.officer_of(dossier["submitter_org_id"])
+    verification = await identity.verify(services, officer, dossier["unit_code"], applicant)
     if verification.status == "pending":
         async with services.connection() as conn:
             await identity.record(
