@@ -11,6 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from adapters.postal.s10 import s10_problem
 from identity.id_number import birth_year_problem
+from identity.rules import cmnd_problem
 
 PHONE_PATTERN = r"^(0|\+84)[0-9]{9}$"  # [0-9], not \d: no other scripts' digits
 MAX_AMOUNT_VND = 10**12  # far above any state fee; keeps sums well inside bigint
@@ -49,6 +50,9 @@ class Applicant(Strict):
     birth_year: int | None = Field(default=None, ge=1900, le=2100, description="When only the year is known")
     sex: Literal["male", "female"] | None = None
     phone: str = Field(pattern=PHONE_PATTERN)
+    cmnd_number: str | None = Field(
+        default=None, description="Old 9-digit CMND number: a secondary identifier only, never instead of id_number"
+    )
     residence: UnitRef
     name_match_confirmed: bool = Field(
         default=False,
@@ -62,6 +66,8 @@ class Applicant(Strict):
             raise PydanticCustomError(
                 "applicant.birth", "Cần khai đúng một trong hai: ngày sinh (date_of_birth) hoặc năm sinh (birth_year)."
             )
+        if self.cmnd_number is not None and (problem := cmnd_problem(self.cmnd_number)):
+            raise PydanticCustomError("applicant.cmnd_number", problem)
         year = self.date_of_birth.year if self.date_of_birth else self.birth_year
         problem = birth_year_problem(self.id_number, year or 0)
         if problem:

@@ -147,6 +147,8 @@ VALIDATION_CASES = {
     "nul-character": (changed("applicant.full_name", "An\x00"), [("applicant.full_name", "string.nul_character")]),
     "not-an-object": ([postal_dossier()], [("(body)", "model_type")]),
     "negative-fee": (changed("fees.0.amount", -1), [("fees.0.amount", "greater_than_equal")]),
+    "cmnd-with-12-digits": (changed("applicant.cmnd_number", "001090123456"), [("applicant", "applicant.cmnd_number")]),
+    "cmnd-short": (changed("applicant.cmnd_number", "12345678"), [("applicant", "applicant.cmnd_number")]),
     "absurd-fee": (changed("fees.0.amount", 10**13), [("fees.0.amount", "less_than_equal")]),
     "foreign-digits-phone": (
         changed("applicant.phone", "091234567٨"),

@@ -226,3 +226,14 @@ async def test_register_unreachable_at_start_up_does_not_stop_the_gateway(
     late_register.runner, _ = await start_simulator(_simulator_config(late_register.keys), port=late_register.port)
     second = await _file(client, orgs.postal, "s2")
     assert (await second.json())["identity_status"] == "verified"
+
+
+async def test_a_cmnd_number_travels_as_a_secondary_identifier(verified_client, orgs, db):
+    """An applicant may add the old 9-digit CMND number; it goes to the register as SoCMND beside the 12-digit
+    number, which stays the identifier the check is made on."""
+    answer = await _file(verified_client, orgs.postal, "cmnd-1", cmnd_number="012345678")
+    assert answer.status == 201, await answer.text()
+    signed = await db.fetchval("SELECT e.signed_xml FROM identity_evidence e")
+    assert b"001090123456" in signed
+    body = json.loads(await db.fetchval("SELECT body FROM dossiers"))
+    assert body["applicant"]["cmnd_number"] == "012345678"

@@ -82,6 +82,7 @@ async def verify(services: Services, officer: str, unit_code: str | None, applic
         officer=officer,
         unit=unit_code or "-",
         service_code=settings.identity_service_code,
+        cmnd_number=applicant.cmnd_number,
     )
     started = time.perf_counter()
     try:
