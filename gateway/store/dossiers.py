@@ -2,7 +2,7 @@
 
 import hashlib
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
@@ -35,8 +35,29 @@ async def get_by_code(conn: asyncpg.Connection, code: str, *, for_update: bool =
     return await conn.fetchrow(f"SELECT * FROM dossiers WHERE code = $1{lock}", code)
 
 
-def event_hash(prev_hash: bytes | None, event: dict[str, Any]) -> bytes:
-    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+def event_hash(
+    prev_hash: bytes | None,
+    *,
+    seq: int,
+    type: str,
+    status_after: str,
+    occurred_at: datetime,
+    actor_org_id: int | None,
+    external_id: str | None,
+    data: dict[str, Any],
+) -> bytes:
+    """sha256(prev_hash || canonical event). Canonical: sorted keys, no spaces, the time in UTC, so that what
+    is read back from the database hashes exactly as what was written."""
+    event = {
+        "seq": seq,
+        "type": type,
+        "status_after": status_after,
+        "occurred_at": occurred_at.astimezone(UTC).isoformat(),
+        "actor": actor_org_id,
+        "external_id": external_id,
+        "data": data,
+    }
+    canonical = json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256((prev_hash or b"") + canonical.encode()).digest()
 
 
@@ -60,15 +81,13 @@ async def append_event(
     data = data or {}
     digest = event_hash(
         prev_hash,
-        {
-            "seq": seq,
-            "type": type,
-            "status_after": status_after,
-            "occurred_at": occurred_at.isoformat(),
-            "actor": actor_org_id,
-            "external_id": external_id,
-            "data": data,
-        },
+        seq=seq,
+        type=type,
+        status_after=status_after,
+        occurred_at=occurred_at,
+        actor_org_id=actor_org_id,
+        external_id=external_id,
+        data=data,
     )
     row = await conn.fetchrow(
         "INSERT INTO dossier_events (dossier_id, seq, type, status_after, occurred_at, actor_org_id,"
