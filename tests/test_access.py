@@ -39,6 +39,8 @@ ENDPOINTS = [
     ("GET", "/v1/agency/inbox"),
     ("POST", f"/v1/agency/inbox/{MESSAGE_ID}/ack"),
     ("POST", f"/v1/agency/dossiers/{UNKNOWN_CODE}/events"),
+    ("GET", "/v1/admin/outbox"),
+    ("POST", f"/v1/admin/outbox/{MESSAGE_ID}/replay"),
 ]
 
 
@@ -92,6 +94,8 @@ FORBIDDEN = [
         ("GET", "/v1/agency/inbox", {"agency"}),
         ("POST", f"/v1/agency/inbox/{MESSAGE_ID}/ack", {"agency"}),
         ("POST", f"/v1/agency/dossiers/{UNKNOWN_CODE}/events", {"agency"}),
+        ("GET", "/v1/admin/outbox", {"admin"}),
+        ("POST", f"/v1/admin/outbox/{MESSAGE_ID}/replay", {"admin"}),
     ]
     for role in ("postal", "counter", "agency", "portal", "admin")
     if role not in allowed

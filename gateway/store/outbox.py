@@ -76,3 +76,49 @@ async def mark_delivered(conn: asyncpg.Connection, outbox_id: int, receipt: dict
         outbox_id,
         receipt,
     )
+
+
+STATUSES = ("pending", "delivered", "dead")
+_LISTED = (
+    "SELECT o.id, o.message_id, o.kind, o.status, o.target, o.attempts, o.available_at, o.created_at,"
+    " o.delivered_at, o.last_error, d.code AS dossier_code"
+    " FROM outbox o LEFT JOIN dossiers d ON d.id = o.dossier_id"
+)
+
+
+async def list_messages(
+    conn: asyncpg.Connection, status: str | None = None, kind: str | None = None, limit: int = 100
+) -> list[asyncpg.Record]:
+    """Messages for operators, newest first (no payload: it may carry personal data)."""
+    return await conn.fetch(
+        f"{_LISTED} WHERE ($1::text IS NULL OR o.status = $1) AND ($2::text IS NULL OR o.kind = $2)"
+        " ORDER BY o.id DESC LIMIT $3",
+        status,
+        kind,
+        limit,
+    )
+
+
+async def get_message(conn: asyncpg.Connection, message_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"{_LISTED} WHERE o.message_id = $1", message_id)
+
+
+async def replay(conn: asyncpg.Connection, message_id: uuid.UUID) -> bool:
+    """A dead message back to pending, due now, with a fresh attempt count and a fresh retry budget; False if
+    no such dead message. The last error is kept until the next attempt overwrites it."""
+    replayed = await conn.fetchval(
+        "UPDATE outbox SET status = 'pending', attempts = 0, available_at = now(), budget_from = now()"
+        " WHERE message_id = $1 AND status = 'dead' RETURNING id",
+        message_id,
+    )
+    return replayed is not None
+
+
+async def replay_all_dead(conn: asyncpg.Connection, kind: str | None = None) -> int:
+    """Every dead message (of one kind, if given) back to pending; how many."""
+    rows = await conn.fetch(
+        "UPDATE outbox SET status = 'pending', attempts = 0, available_at = now(), budget_from = now()"
+        " WHERE status = 'dead' AND ($1::text IS NULL OR kind = $1) RETURNING id",
+        kind,
+    )
+    return len(rows)
