@@ -142,9 +142,14 @@ async def report_event(request: web.Request) -> web.Response:
                 ],
             )
         transition = lifecycle.apply(event.type, dossier["status"])
-        data = event.model_dump(mode="json", include={"officer", "note"}, exclude_none=True)
+        data = event.details
         if event.type == "physical_received":
             data |= await clock.start_on_physical_receipt(services, conn, dossier, occurred_at)
+        elif event.type == "supplement_requested":
+            data |= await clock.stop_for_supplement(conn, dossier, occurred_at)
+        elif event.type == "apology":
+            assert event.new_appointment_at is not None  # the schema requires it for this type
+            data |= await clock.apologise(conn, dossier, event.new_appointment_at, occurred_at)
         row = await dossiers.append_event(
             conn,
             dossier["id"],

@@ -11,12 +11,12 @@ from aiohttp import web
 from gateway.errors import BadRequest, Conflict, NotFound, Unprocessable
 from gateway.http import authenticate, json_response, read_json, validate
 from gateway.keys import SERVICES
-from gateway.schemas import IntakeRequest
+from gateway.schemas import IntakeRequest, SupplementRequest, WithdrawRequest
 from gateway.store import dossiers, idempotency
 from gateway.store import identity as identity_store
 from gateway.store.clients import Principal
-from gateway.workflow import identity, intake
-from gateway.workflow.lifecycle import STATUSES, TRANSITIONS
+from gateway.workflow import clock, identity, intake
+from gateway.workflow.lifecycle import STATUSES, TRANSITIONS, apply
 from mapping.calendar import VN_TZ
 
 routes = web.RouteTableDef()
@@ -201,3 +201,59 @@ async def get_dossier_events(request: web.Request) -> web.Response:
         dossier = await _visible_dossier(request, principal, conn)
         events = await dossiers.list_events(conn, dossier["id"])
     return json_response({"items": [event_view(row) for row in events]})
+
+
+async def _submitted_dossier(request: web.Request, principal: Principal, conn):
+    """The caller's own dossier, locked: only the submitting organisation acts for the citizen on it."""
+    code = request.match_info["code"]
+    dossier = await dossiers.get_by_code(conn, code, for_update=True)
+    if dossier is None or dossier["submitter_org_id"] != principal.organisation_id:
+        raise dossier_not_found(code)
+    return dossier
+
+
+@routes.post("/v1/dossiers/{code}/withdraw")
+async def withdraw_dossier(request: web.Request) -> web.Response:
+    """The citizen withdraws the dossier through the post office or counter that filed it."""
+    services = request.app[SERVICES]
+    principal = await authenticate(request, "postal", "counter")
+    body = validate(WithdrawRequest, await read_json(request) if request.body_exists else {})
+    now = datetime.now(VN_TZ)
+    async with services.connection() as conn, conn.transaction():
+        dossier = await _submitted_dossier(request, principal, conn)
+        transition = apply("withdrawn", dossier["status"])
+        row = await dossiers.append_event(
+            conn,
+            dossier["id"],
+            type="withdrawn",
+            status_after=transition.to or dossier["status"],
+            occurred_at=now,
+            actor_org_id=principal.organisation_id,
+            data=body.model_dump(mode="json", exclude_none=True),
+        )
+    return json_response(event_view(row), status=201)
+
+
+@routes.post("/v1/dossiers/{code}/supplements")
+async def supplement_dossier(request: web.Request) -> web.Response:
+    """The supplement a dossier was asked for (form 02) arrives through the channel that filed it: the clock
+    runs again and the appointment moves by the working time it stood still."""
+    services = request.app[SERVICES]
+    principal = await authenticate(request, "postal", "counter")
+    body = validate(SupplementRequest, await read_json(request))
+    now = datetime.now(VN_TZ)
+    async with services.connection() as conn, conn.transaction():
+        dossier = await _submitted_dossier(request, principal, conn)
+        transition = apply("supplement_received", dossier["status"])
+        data = body.model_dump(mode="json", exclude_none=True)
+        data |= await clock.resume_on_supplement(services, conn, dossier, now)
+        row = await dossiers.append_event(
+            conn,
+            dossier["id"],
+            type="supplement_received",
+            status_after=transition.to or dossier["status"],
+            occurred_at=now,
+            actor_org_id=principal.organisation_id,
+            data=data,
+        )
+    return json_response(event_view(row), status=201)

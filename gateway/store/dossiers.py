@@ -129,3 +129,41 @@ async def find_event_by_external_id(
 
 async def list_events(conn: asyncpg.Connection, dossier_id: int) -> list[asyncpg.Record]:
     return await conn.fetch("SELECT * FROM dossier_events WHERE dossier_id = $1 ORDER BY seq", dossier_id)
+
+
+async def stop_clock(conn: asyncpg.Connection, dossier_id: int, stopped_at: datetime) -> None:
+    await conn.execute(
+        "UPDATE dossiers SET clock_stopped_at = $2, updated_at = now() WHERE id = $1", dossier_id, stopped_at
+    )
+
+
+async def resume_clock(conn: asyncpg.Connection, dossier_id: int, appointment_at: datetime) -> None:
+    await conn.execute(
+        "UPDATE dossiers SET clock_stopped_at = NULL, appointment_at = $2, updated_at = now() WHERE id = $1",
+        dossier_id,
+        appointment_at,
+    )
+
+
+async def overdue_for_appointment(conn: asyncpg.Connection, dossier_id: int, appointment_at: datetime) -> bool:
+    """Whether an `overdue` event was raised for this appointment (the one the dossier has now)."""
+    return await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM dossier_events WHERE dossier_id = $1 AND type = 'overdue'"
+        " AND (data->>'appointment_at')::timestamptz >= $2)",
+        dossier_id,
+        appointment_at,
+    )
+
+
+async def lock_overdue(conn: asyncpg.Connection, now: datetime) -> list[asyncpg.Record]:
+    """Unfinished dossiers, clock running, past their appointment, with no `overdue` event for it; locked
+    (rows another scanner holds are skipped). Call inside a transaction."""
+    return await conn.fetch(
+        "SELECT d.* FROM dossiers d"
+        " WHERE d.status NOT IN ('result_ready', 'returned', 'withdrawn', 'stopped', 'refused')"
+        " AND d.clock_stopped_at IS NULL"
+        " AND d.appointment_at < $1 AND NOT EXISTS (SELECT 1 FROM dossier_events e WHERE e.dossier_id = d.id"
+        " AND e.type = 'overdue' AND (e.data->>'appointment_at')::timestamptz >= d.appointment_at)"
+        " ORDER BY d.appointment_at, d.id FOR UPDATE OF d SKIP LOCKED",
+        now,
+    )

@@ -40,6 +40,10 @@ class Transition:
     to: str | None  # None: the event leaves the status as it is
 
 
+FINISHED = frozenset({"withdrawn", "stopped", "refused", "returned"})
+# Not finished, result not yet ready: what a withdrawal, a stop or an overdue dossier may come from.
+OPEN = frozenset({"received", "forwarded", "processing", "supplement_requested", "payment_requested"})
+
 TRANSITIONS: dict[str, Transition] = {
     t.event: t
     for t in (
@@ -64,17 +68,71 @@ TRANSITIONS: dict[str, Transition] = {
             None,
         ),
         Transition("accepted", "Cơ quan bắt đầu giải quyết", frozenset({"received", "forwarded"}), "processing"),
+        # Form 02: the clock stops until the supplement arrives.
+        Transition(
+            "supplement_requested",
+            "Cơ quan yêu cầu bổ sung, hoàn thiện hồ sơ; tạm dừng tính thời hạn giải quyết",
+            frozenset({"received", "forwarded", "processing"}),
+            "supplement_requested",
+        ),
+        Transition(
+            "supplement_received",
+            "Đã nhận hồ sơ bổ sung; tiếp tục tính thời hạn giải quyết",
+            frozenset({"supplement_requested"}),
+            "processing",
+        ),
+        Transition(
+            "payment_requested",
+            "Cơ quan yêu cầu thực hiện nghĩa vụ tài chính",
+            frozenset({"processing"}),
+            "payment_requested",
+        ),
+        Transition(
+            "payment_received", "Đã hoàn thành nghĩa vụ tài chính", frozenset({"payment_requested"}), "processing"
+        ),
+        # Form 05: stopping a dossier already taken into processing.
+        Transition(
+            "stopped",
+            "Cơ quan dừng xử lý hồ sơ",
+            frozenset({"processing", "supplement_requested", "payment_requested"}),
+            "stopped",
+        ),
+        # Refusal happens on examination, before the agency starts processing.
+        Transition("refused", "Cơ quan từ chối tiếp nhận hồ sơ", frozenset({"received", "forwarded"}), "refused"),
         Transition("result_ready", "Đã có kết quả giải quyết", frozenset({"processing"}), "result_ready"),
+        Transition("returned", "Đã trả kết quả cho công dân", frozenset({"result_ready"}), "returned"),
+        Transition("withdrawn", "Công dân rút hồ sơ", OPEN, "withdrawn"),
+        Transition("overdue", "Hồ sơ đã quá hạn giải quyết", OPEN, None),
+        # Form 04: only on an overdue dossier (checked by the caller), with a later appointment.
+        Transition("apology", "Cơ quan gửi văn bản xin lỗi và hẹn lại ngày trả kết quả", OPEN, None),
     )
 }
+# What an agency reports through POST /v1/agency/dossiers/{code}/events.
+AGENCY_EVENTS = (
+    "physical_received",
+    "accepted",
+    "supplement_requested",
+    "payment_requested",
+    "payment_received",
+    "stopped",
+    "refused",
+    "result_ready",
+    "returned",
+    "apology",
+)
+
+
+def invalid(event: str, current: str, detail: str | None = None) -> Conflict:
+    transition = TRANSITIONS[event]
+    return Conflict(
+        detail or f"Không thể ghi nhận '{transition.label}' khi hồ sơ đang ở trạng thái '{STATUSES[current].label}'.",
+        code="dossier.invalid_transition",
+        extra={"current_status": current, "event": event},
+    )
 
 
 def apply(event: str, current: str) -> Transition:
     transition = TRANSITIONS[event]
     if current not in transition.allowed_from:
-        raise Conflict(
-            f"Không thể ghi nhận '{transition.label}' khi hồ sơ đang ở trạng thái '{STATUSES[current].label}'.",
-            code="dossier.invalid_transition",
-            extra={"current_status": current, "event": event},
-        )
+        raise invalid(event, current)
     return transition
