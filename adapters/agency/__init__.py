@@ -1,0 +1,1 @@
+"""An agency's side of push delivery: a simulator to rehearse against."""
