@@ -7,7 +7,7 @@ import structlog
 from aiohttp import web
 
 from gateway import worker
-from gateway.api import agency, health, intake, tracking
+from gateway.api import admin, agency, health, intake, jwks, tracking
 from gateway.calendar_refresh import build_calendar, keep_calendar_fresh
 from gateway.keys import SERVICES, Services
 from gateway.middlewares import body_limit, problems, request_context
@@ -17,6 +17,7 @@ from gateway.security import Sealer
 from gateway.settings import Settings
 from gateway.store.db import UNAVAILABLE_ERRORS, create_pool
 from gateway.store.migrate import migrate
+from gateway.workflow import deliver, overdue
 from mapping import load_catalog
 from mapping.units import load_tables as load_unit_tables
 
@@ -70,15 +71,20 @@ async def _identity(app: web.Application) -> AsyncIterator[None]:
     yield
     if services.register is not None:
         await services.register.close()
+    await deliver.close()  # the pushes' HTTP session, if one was opened
 
 
 async def _worker(app: web.Application) -> AsyncIterator[None]:
     """An outbox worker inside this process (the demo); production runs `motcua worker` processes."""
     stop = asyncio.Event()
-    task = asyncio.create_task(worker.run_forever(app[SERVICES], stop), name="outbox-worker")
+    services = app[SERVICES]
+    tasks = [
+        asyncio.create_task(worker.run_forever(services, stop), name="outbox-worker"),
+        asyncio.create_task(overdue.scan_forever(services, stop), name="overdue-scan"),
+    ]
     yield
     stop.set()
-    await task
+    await asyncio.gather(*tasks)
 
 
 def create_app(settings: Settings, *, with_worker: bool = False) -> web.Application:
@@ -87,7 +93,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> web.Applicat
         middlewares=[request_context, problems, body_limit(settings.max_body_bytes)],
     )
     app[SERVICES] = build_services(settings)
-    for module in (health, intake, agency, tracking):
+    for module in (health, intake, agency, tracking, admin, jwks):
         app.router.add_routes(module.routes)
     app[OPENAPI] = build_openapi(app)
     app.cleanup_ctx.append(_database)

@@ -1,6 +1,7 @@
 """Typed keys for what the application holds (aiohttp `AppKey`)."""
 
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 from aiohttp import web
@@ -22,6 +23,7 @@ class Services:
     sealer: Sealer
     pool: asyncpg.Pool | None = None
     register: PopulationRegister | None = None  # None: identity is not checked (MOTCUA_IDENTITY_URL unset)
+    delivery_keys: Any = None  # LoadedDeliveryKeys, loaded on first use (gateway/delivery_keys.py)
 
     def connection(self) -> asyncpg.pool.PoolAcquireContext:
         """A pooled connection; waiting for one (and handing it back) is bounded by the acquire timeout."""

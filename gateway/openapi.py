@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from gateway import __version__
+from gateway.api.jwks import OPENAPI_OPERATION as JWKS_OPERATION
 from gateway.schemas import (
     AckResult,
     AgencyEventRequest,
@@ -20,9 +21,13 @@ from gateway.schemas import (
     Health,
     InboxPage,
     IntakeRequest,
+    OutboxMessage,
+    OutboxPage,
     Problem,
     Receipt,
+    SupplementRequest,
     TrackingView,
+    WithdrawRequest,
 )
 
 OPENAPI = web.AppKey("openapi", dict)
@@ -37,7 +42,11 @@ _MODELS: list[type[BaseModel]] = [
     InboxPage,
     AckResult,
     AgencyEventRequest,
+    WithdrawRequest,
+    SupplementRequest,
     TrackingView,
+    OutboxPage,
+    OutboxMessage,
     Problem,
     Health,
 ]
@@ -85,6 +94,7 @@ _SECURED = [{"apiKey": []}]
 _AUTH_ERRORS = (401, 403, 503)
 
 OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
+    ("GET", "/.well-known/jwks.json"): JWKS_OPERATION,
     ("GET", "/healthz"): {
         "operationId": "healthz",
         "summary": "Liveness",
@@ -147,6 +157,30 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "parameters": [_CODE],
         "responses": {"200": _json(EventList, "Events in order"), **_problems(404, *_AUTH_ERRORS)},
     },
+    ("POST", "/v1/dossiers/{code}/withdraw"): {
+        "operationId": "withdrawDossier",
+        "summary": "The citizen withdraws the dossier (submitting organisation only, before the result is ready)",
+        "tags": ["intake"],
+        "security": _SECURED,
+        "parameters": [_CODE],
+        "requestBody": {**_body(WithdrawRequest), "required": False},
+        "responses": {
+            "201": _json(Event, "Recorded: the dossier is withdrawn"),
+            **_problems(400, 404, 409, 413, 415, 422, *_AUTH_ERRORS),
+        },
+    },
+    ("POST", "/v1/dossiers/{code}/supplements"): {
+        "operationId": "supplementDossier",
+        "summary": "The supplement the agency asked for (form 02); the clock runs again, the appointment moves",
+        "tags": ["intake"],
+        "security": _SECURED,
+        "parameters": [_CODE],
+        "requestBody": _body(SupplementRequest),
+        "responses": {
+            "201": _json(Event, "Recorded, with the old and new appointment"),
+            **_problems(400, 404, 409, 413, 415, 422, *_AUTH_ERRORS),
+        },
+    },
     ("GET", "/v1/agency/inbox"): {
         "operationId": "agencyInbox",
         "summary": "Dossiers routed to the agency, not yet acknowledged",
@@ -202,6 +236,41 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             },
         ],
         "responses": {"200": _json(TrackingView, "The dossier's progress"), **_problems(400, 404, 429, 503)},
+    },
+    ("GET", "/v1/admin/outbox"): {
+        "operationId": "adminOutbox",
+        "summary": "Outbox messages, newest first (operators)",
+        "tags": ["operations"],
+        "security": _SECURED,
+        "parameters": [
+            {
+                "name": "status",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "enum": ["pending", "delivered", "dead"]},
+            },
+            {"name": "kind", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 100}},
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
+            },
+        ],
+        "responses": {"200": _json(OutboxPage, "Messages"), **_problems(400, *_AUTH_ERRORS)},
+    },
+    ("POST", "/v1/admin/outbox/{message_id}/replay"): {
+        "operationId": "adminOutboxReplay",
+        "summary": "Put a dead-lettered message back to pending, due now (operators)",
+        "tags": ["operations"],
+        "security": _SECURED,
+        "parameters": [
+            {"name": "message_id", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}}
+        ],
+        "responses": {
+            "200": _json(OutboxMessage, "Pending again"),
+            **_problems(404, *_AUTH_ERRORS),
+        },
     },
 }
 

@@ -6,7 +6,7 @@ Requests forbid unknown fields. Messages a user reads are Vietnamese; `type` cod
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from adapters.postal.s10 import s10_problem
@@ -272,9 +272,43 @@ class AckResult(BaseModel):
     acknowledged_at: AwareDatetime
 
 
+class AmountDue(Strict):
+    name: str = Field(min_length=1, max_length=200, description="What is due, e.g. lệ phí trước bạ")
+    amount: int = Field(ge=0, le=MAX_AMOUNT_VND, description="VND")
+
+
+# Per event type: the fields it requires, and those it may carry beyond the common ones.
+EVENT_REQUIRES: dict[str, frozenset[str]] = {
+    "supplement_requested": frozenset({"missing_components"}),
+    "payment_requested": frozenset({"amounts"}),
+    "stopped": frozenset({"reason"}),
+    "refused": frozenset({"reason"}),
+    "apology": frozenset({"new_appointment_at"}),
+}
+EVENT_ALLOWS: dict[str, frozenset[str]] = {
+    **EVENT_REQUIRES,
+    "supplement_requested": frozenset({"missing_components", "reason"}),
+    "apology": frozenset({"new_appointment_at", "reason"}),
+}
+
+
 class AgencyEventRequest(Strict):
-    type: Literal["physical_received", "accepted", "result_ready"] = Field(
-        description="physical_received: the paper dossier sent by post has arrived (starts the legal clock)"
+    type: Literal[
+        "physical_received",
+        "accepted",
+        "supplement_requested",
+        "payment_requested",
+        "payment_received",
+        "stopped",
+        "refused",
+        "result_ready",
+        "returned",
+        "apology",
+    ] = Field(
+        description="physical_received: the paper dossier sent by post has arrived (starts the legal clock); "
+        "supplement_requested (form 02, stops the clock; `missing_components`); payment_requested (`amounts`); "
+        "payment_received; stopped (form 05, `reason`); refused (`reason`); result_ready; returned (result "
+        "handed to the citizen); apology (form 04 on an overdue dossier: `new_appointment_at`, optional `reason`)"
     )
     event_id: str | None = Field(
         default=None, min_length=1, max_length=100, description="Your own id; a retry with it is not recorded twice"
@@ -282,6 +316,68 @@ class AgencyEventRequest(Strict):
     occurred_at: AwareDatetime | None = None
     officer: str | None = Field(default=None, max_length=100)
     note: str | None = Field(default=None, max_length=2000)
+    missing_components: list[Annotated[str, Field(min_length=1, max_length=300)]] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        validate_default=True,
+        description="supplement_requested: what the dossier lacks or must correct (form 02)",
+    )
+    amounts: list[AmountDue] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=20,
+        validate_default=True,
+        description="payment_requested: the financial obligations, in VND; the total is computed",
+    )
+    reason: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        validate_default=True,
+        description="stopped, refused: the reason (required); supplement_requested, apology: optional",
+    )
+    new_appointment_at: AwareDatetime | None = Field(
+        default=None,
+        validate_default=True,
+        description="apology: the new appointment, later than the current one and than the event",
+    )
+
+    @field_validator("missing_components", "amounts", "reason", "new_appointment_at")
+    @classmethod
+    def _fits_type(cls, value: object, info: ValidationInfo) -> object:
+        kind = info.data.get("type")
+        if kind is None:  # the type itself is invalid: that error is enough
+            return value
+        name = info.field_name or ""
+        if value is None and name in EVENT_REQUIRES.get(kind, ()):
+            raise PydanticCustomError("event.field_required", "Trường này là bắt buộc với loại sự kiện này.")
+        if value is not None and name not in EVENT_ALLOWS.get(kind, ()):
+            raise PydanticCustomError("event.field_not_applicable", "Trường này không dùng cho loại sự kiện này.")
+        return value
+
+    @property
+    def details(self) -> dict:
+        """The per-type fields, as the event records them."""
+        data = self.model_dump(
+            mode="json",
+            include={"officer", "note", "missing_components", "amounts", "reason", "new_appointment_at"},
+            exclude_none=True,
+        )
+        if self.amounts is not None:
+            data["total"] = sum(line.amount for line in self.amounts)
+        return data
+
+
+class WithdrawRequest(Strict):
+    reason: str | None = Field(default=None, max_length=2000, description="Why the citizen withdraws, if told")
+    officer: str | None = Field(default=None, max_length=100, description="Who took the request at the counter")
+
+
+class SupplementRequest(Strict):
+    documents: list[Document] = Field(min_length=1, max_length=100, description="The supplemented components")
+    note: str | None = Field(default=None, max_length=2000)
+    officer: str | None = Field(default=None, max_length=100)
 
 
 class TrackingTimelineItem(BaseModel):
@@ -316,3 +412,22 @@ class Problem(BaseModel):
 class Health(BaseModel):
     status: str
     checks: dict[str, str] | None = None
+
+
+class OutboxMessage(BaseModel):
+    message_id: str
+    kind: str = Field(description="e.g. identity.verify, agency.deliver, dvcqg.sync_dossier")
+    status: Literal["pending", "delivered", "dead"] = Field(
+        description="dead: still failing after the retry budget (MOTCUA_OUTBOX_RETRY_BUDGET_SECONDS); replay it"
+    )
+    dossier_code: str | None
+    target: str | None
+    attempts: int
+    created_at: AwareDatetime
+    available_at: AwareDatetime = Field(description="When a worker may take it next")
+    delivered_at: AwareDatetime | None
+    last_error: str | None
+
+
+class OutboxPage(BaseModel):
+    items: list[OutboxMessage] = Field(description="Newest first; no payloads (they may carry personal data)")

@@ -59,7 +59,23 @@ class Settings(BaseSettings):
         default=14_400.0, ge=0, description="How long forwarding waits for a pending verification before going on."
     )
     identity_service_code: str = Field(default="MOTCUA", description="MaDVC sent with every look-up.")
+    delivery_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 private key (PEM) signing pushes to agencies. Unset: a demo key in the data directory.",
+    )
+    delivery_published_keys: list[Path] = Field(
+        default_factory=list, description="Older keys still published in the JWKS during a rotation (PEM)."
+    )
+    delivery_timeout_seconds: float = Field(default=10.0, gt=0, description="Longest wait for an agency's answer.")
+    overdue_scan_seconds: float = Field(
+        default=300.0, gt=0, description="How often a worker looks for overdue dossiers."
+    )
     worker_poll_seconds: float = Field(default=1.0, gt=0, description="How often a worker looks for due work.")
+    outbox_retry_budget_seconds: float = Field(
+        default=259_200.0,
+        gt=0,
+        description="Age (since enqueued) past which a failing outbox message is dead-lettered, not retried.",
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest accepted request body.")
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=10, ge=1)

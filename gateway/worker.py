@@ -3,6 +3,12 @@ reschedules them with exponential backoff and jitter. Any number of workers may 
 
 A claim is a lease: the row's `available_at` moves past the lease, so a worker that dies mid-message
 leaves it to be claimed again once the lease ends; nothing is held open while a handler runs.
+
+Messages of one dossier and one kind are handled in order: a message is claimable only while no older
+message of the same dossier and kind is still pending (leased or waiting for a retry included); messages
+without a dossier are unordered. A failed message older than MOTCUA_OUTBOX_RETRY_BUDGET_SECONDS is
+dead-lettered (status 'dead', last error kept) instead of being rescheduled; `motcua outbox replay` and
+POST /v1/admin/outbox/{message_id}/replay put it back.
 """
 
 import asyncio
@@ -15,7 +21,7 @@ import structlog
 
 from gateway.keys import Services
 from gateway.store import outbox
-from gateway.workflow import identity_retry
+from gateway.workflow import deliver, identity_retry
 
 log = structlog.get_logger(__name__)
 
@@ -27,6 +33,7 @@ Handler = Callable[[Services, asyncpg.Record], Awaitable[bool]]  # True: done; F
 
 HANDLERS: dict[str, Handler] = {
     outbox.IDENTITY_VERIFY: identity_retry.handle,
+    outbox.AGENCY_DELIVER: deliver.handle,  # push agencies only: see the claim's condition
 }
 
 
@@ -38,8 +45,13 @@ def backoff(attempts: int) -> float:
 async def claim(conn: asyncpg.Connection) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "UPDATE outbox SET attempts = attempts + 1, available_at = now() + make_interval(secs => $2)"
-        " WHERE id = (SELECT id FROM outbox WHERE status = 'pending' AND kind = ANY($1::text[])"
-        "             AND available_at <= now() ORDER BY available_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+        " WHERE id = (SELECT o.id FROM outbox o WHERE o.status = 'pending' AND o.kind = ANY($1::text[])"
+        "             AND o.available_at <= now()"
+        "             AND (o.dossier_id IS NULL OR NOT EXISTS (SELECT 1 FROM outbox older"
+        "                  WHERE older.dossier_id = o.dossier_id AND older.kind = o.kind"
+        "                  AND older.status = 'pending' AND older.id < o.id))"
+        f"             AND {deliver.push_condition('o')}"  # pull deliveries wait in the inbox instead
+        "             ORDER BY o.available_at, o.id LIMIT 1 FOR UPDATE SKIP LOCKED)"
         " RETURNING *",
         list(HANDLERS),
         float(LEASE_SECONDS),
@@ -64,13 +76,37 @@ async def run_once(services: Services) -> bool:
                 "UPDATE outbox SET status = 'delivered', delivered_at = now() WHERE id = $1", message["id"]
             )
         else:
-            await conn.execute(
-                "UPDATE outbox SET available_at = now() + make_interval(secs => $2), last_error = $3 WHERE id = $1",
-                message["id"],
-                backoff(message["attempts"]),
-                error,
-            )
+            await _retry_or_bury(conn, services, message, error)
     return True
+
+
+async def _retry_or_bury(
+    conn: asyncpg.Connection, services: Services, message: asyncpg.Record, error: str | None
+) -> None:
+    """Reschedule a failed message, or dead-letter it once it is older than the retry budget."""
+    row = await conn.fetchrow(
+        "UPDATE outbox SET"
+        " status = CASE WHEN budget_from <= now() - make_interval(secs => $4) THEN 'dead' ELSE 'pending' END,"
+        " available_at = now() + make_interval(secs => $2),"
+        " last_error = CASE WHEN budget_from <= now() - make_interval(secs => $4)"
+        "                   THEN COALESCE($3, last_error, $5) ELSE $3 END"
+        " WHERE id = $1 AND status = 'pending' RETURNING status, last_error",
+        message["id"],
+        backoff(message["attempts"]),
+        error,
+        float(services.settings.outbox_retry_budget_seconds),
+        "the handler did not complete within the retry budget",
+    )
+    if row is not None and row["status"] == "dead":
+        log.warning(
+            "worker.dead_lettered",
+            kind=message["kind"],
+            message_id=str(message["message_id"]),
+            dossier_id=message["dossier_id"],
+            attempts=message["attempts"],
+            created_at=message["created_at"].isoformat(),
+            last_error=row["last_error"],
+        )
 
 
 async def run_forever(services: Services, stop: asyncio.Event | None = None) -> None:
