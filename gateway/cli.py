@@ -3,53 +3,22 @@
 import argparse
 import asyncio
 import sys
-from collections.abc import AsyncIterator, Callable
 
 import asyncpg
 from aiohttp import web
 
-from gateway import runtime
+from gateway import demo, runtime
 from gateway.app import create_app
 from gateway.commands import register_all
 from gateway.demo import read_credentials, seed_demo, write_credentials
 from gateway.logging import configure_logging
 from gateway.settings import Settings
 from gateway.store import clients
-from gateway.store.embedded import free_port
 from gateway.store.migrate import migrate
-from identity.keys import create_demo_keys
-from identity.simulator import SimulatorConfig, start_simulator
 
 
 def _serve(settings: Settings) -> None:
     web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None)
-
-
-def _demo_register(settings: Settings) -> tuple[Settings, Callable | None]:
-    """Unless a population database is configured, the demo runs the simulator on a port of its own, with
-    demo keys in the data directory; returns the settings pointing at it and the app context that runs it."""
-    if settings.identity_url:
-        return settings, None
-    keys = create_demo_keys(settings.data_dir / "keys")
-    port = free_port()
-    settings = settings.model_copy(
-        update={
-            "identity_url": f"http://127.0.0.1:{port}/",
-            "identity_key_file": keys["gateway.key"],
-            "identity_cert_file": keys["gateway.crt"],
-            "identity_trusted_certs": [keys["register.crt"]],
-        }
-    )
-    config = SimulatorConfig(
-        key_file=keys["register.key"], cert_file=keys["register.crt"], trusted_client_certs=(keys["gateway.crt"],)
-    )
-
-    async def simulator(app: web.Application) -> AsyncIterator[None]:
-        runner, _ = await start_simulator(config, port=port)
-        yield
-        await runner.cleanup()
-
-    return settings, simulator
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -64,17 +33,21 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
         previous = read_credentials(credentials)
         write_credentials(credentials, asyncio.run(runtime.with_connection(settings.database_url, prepare)))
-        settings, simulator = _demo_register(settings)
-        app = create_app(settings, with_worker=True)
-        if simulator is not None:
-            app.cleanup_ctx.insert(0, simulator)  # up before the gateway loads its WSDL
+        settings, register = demo.simulated_register(settings)
         base = f"http://{settings.host}:{settings.port}"
+        app = create_app(settings, with_worker=True)
+        if register is not None:
+            app.cleanup_ctx.insert(0, register)  # up before the gateway loads its WSDL
+        agency, agency_url = demo.simulated_agency(base, settings.port + 1)
+        app.cleanup_ctx.append(agency)  # after the database: it records the agency's endpoint
         print(
             f"\nmotcua-gateway đang chạy tại {base}\n"
             f"  Khóa truy cập demo (vai trò → khóa): {credentials}\n"
             f"  Tài liệu API:   {base}/openapi.json\n"
             f"  Sẵn sàng:       {base}/readyz\n"
             f"  CSDL dân cư (mô phỏng, SOAP): {settings.identity_url}?wsdl\n"
+            f"  Cơ quan nhận hồ sơ đẩy (mô phỏng): {demo.PUSH_AGENCY_NAME} tại {agency_url}/inbox,"
+            f" đã nhận: {agency_url}/_simulator/received\n"
             f"  Thử theo mục 'Try it' trong README.md. Nhấn Ctrl-C để dừng (PostgreSQL riêng cũng dừng theo).\n",
             flush=True,
         )

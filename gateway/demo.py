@@ -1,11 +1,20 @@
 """Demo organisations, one per role, with keys written to `.data/demo-credentials.json` (role → key)."""
 
+import contextlib
 import json
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import asyncpg
+from aiohttp import web
 
-from gateway.store import clients
+from adapters.agency.simulator import AgencySimulatorConfig, start_agency_simulator
+from gateway.keys import SERVICES
+from gateway.settings import Settings
+from gateway.store import clients, endpoints
+from gateway.store.embedded import free_port
+from identity.keys import create_demo_keys
+from identity.simulator import SimulatorConfig, start_simulator
 
 DEMO_ORGANISATIONS = (
     {"role": "postal", "name": "Bưu điện Trung tâm Hà Nội (demo)", "unit_code": "00004"},
@@ -51,3 +60,55 @@ async def seed_demo(conn: asyncpg.Connection, previous: dict[str, str]) -> dict[
                 else await clients.issue_key(conn, org_id)
             )
     return keys
+
+
+def simulated_register(settings: Settings) -> tuple[Settings, Callable | None]:
+    """Unless a population database is configured, the demo runs the simulator on a port of its own, with
+    demo keys in the data directory; returns the settings pointing at it and the app context that runs it."""
+    if settings.identity_url:
+        return settings, None
+    keys = create_demo_keys(settings.data_dir / "keys")
+    port = free_port()
+    settings = settings.model_copy(
+        update={
+            "identity_url": f"http://127.0.0.1:{port}/",
+            "identity_key_file": keys["gateway.key"],
+            "identity_cert_file": keys["gateway.crt"],
+            "identity_trusted_certs": [keys["register.crt"]],
+        }
+    )
+    config = SimulatorConfig(
+        key_file=keys["register.key"], cert_file=keys["register.crt"], trusted_client_certs=(keys["gateway.crt"],)
+    )
+
+    async def simulator(app: web.Application) -> AsyncIterator[None]:
+        runner, _ = await start_simulator(config, port=port)
+        yield
+        await runner.cleanup()
+
+    return settings, simulator
+
+
+PUSH_AGENCY = "000.00.10.H17"
+PUSH_AGENCY_NAME = "Sở Tư pháp thành phố Đà Nẵng"
+
+
+def simulated_agency(gateway_url: str, port: int) -> tuple[Callable, str]:
+    """The demo pushes dossiers for Sở Tư pháp Đà Nẵng to an agency simulator that verifies the gateway's
+    signatures against its JWKS (Hà Nội stays on the pull inbox of the README walk-through). Returns the
+    app context that runs it and records the endpoint, and the simulator's URL (on `port`: the gateway's
+    port + 1 in the demo, so the README can name it)."""
+    url = f"http://127.0.0.1:{port}"
+    config = AgencySimulatorConfig(jwks_url=f"{gateway_url}/.well-known/jwks.json", agency_code=PUSH_AGENCY)
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        runner, _ = await start_agency_simulator(config, port=port)
+        async with app[SERVICES].connection() as conn:
+            await endpoints.set_endpoint(conn, PUSH_AGENCY, f"{url}/inbox")
+        yield
+        with contextlib.suppress(Exception):  # the database may already be gone; the next run resets it
+            async with app[SERVICES].connection() as conn:
+                await endpoints.delete_endpoint(conn, PUSH_AGENCY)
+        await runner.cleanup()
+
+    return context, url

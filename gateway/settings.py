@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     overdue_scan_seconds: float = Field(
         default=300.0, gt=0, description="How often a worker looks for overdue dossiers."
     )
+    worker_lease_seconds: float = Field(
+        default=60.0, gt=0, description="How long a claimed message is a worker's before another may take it."
+    )
     worker_poll_seconds: float = Field(default=1.0, gt=0, description="How often a worker looks for due work.")
     outbox_retry_budget_seconds: float = Field(
         default=259_200.0,

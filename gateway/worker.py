@@ -1,8 +1,8 @@
 """The outbox worker: claims due messages (FOR UPDATE SKIP LOCKED), runs their handler, and on failure
 reschedules them with exponential backoff and jitter. Any number of workers may run against one database.
 
-A claim is a lease: the row's `available_at` moves past the lease, so a worker that dies mid-message
-leaves it to be claimed again once the lease ends; nothing is held open while a handler runs.
+A claim is a lease (MOTCUA_WORKER_LEASE_SECONDS): the row's `available_at` moves past it, so a worker that
+dies mid-message leaves it to be claimed again once the lease ends; nothing is held open while a handler runs.
 
 Messages of one dossier and one kind are handled in order: a message is claimable only while no older
 message of the same dossier and kind is still pending (leased or waiting for a retry included); messages
@@ -25,7 +25,6 @@ from gateway.workflow import deliver, identity_retry
 
 log = structlog.get_logger(__name__)
 
-LEASE_SECONDS = 60
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 600.0
 
@@ -42,7 +41,7 @@ def backoff(attempts: int) -> float:
     return random.uniform(0, min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** min(attempts, 20)))
 
 
-async def claim(conn: asyncpg.Connection) -> asyncpg.Record | None:
+async def claim(conn: asyncpg.Connection, lease_seconds: float) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "UPDATE outbox SET attempts = attempts + 1, available_at = now() + make_interval(secs => $2)"
         " WHERE id = (SELECT o.id FROM outbox o WHERE o.status = 'pending' AND o.kind = ANY($1::text[])"
@@ -54,14 +53,14 @@ async def claim(conn: asyncpg.Connection) -> asyncpg.Record | None:
         "             ORDER BY o.available_at, o.id LIMIT 1 FOR UPDATE SKIP LOCKED)"
         " RETURNING *",
         list(HANDLERS),
-        float(LEASE_SECONDS),
+        float(lease_seconds),
     )
 
 
 async def run_once(services: Services) -> bool:
     """Handle one due message, if any; True when one was handled (successfully or not)."""
     async with services.connection() as conn:
-        message = await claim(conn)
+        message = await claim(conn, services.settings.worker_lease_seconds)
     if message is None:
         return False
     try:

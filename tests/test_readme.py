@@ -1,6 +1,7 @@
 """The README tells the truth: its "Try it" commands work as written, and its settings table is complete."""
 
 import asyncio
+import json
 import re
 from pathlib import Path
 
@@ -31,7 +32,9 @@ async def test_try_it_commands_work_as_written(open_tmp_path):
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
             await demo.start(session, ready_within=60)
-        script = _try_it_block().replace("http://127.0.0.1:8080", demo.base)
+        port = int(demo.base.rsplit(":", 1)[1])
+        script = _try_it_block().replace("http://127.0.0.1:8081", f"http://127.0.0.1:{port + 1}")
+        script = script.replace("http://127.0.0.1:8080", demo.base)
         shell = await asyncio.create_subprocess_exec(
             "bash",
             "-euo",
@@ -50,7 +53,9 @@ async def test_try_it_commands_work_as_written(open_tmp_path):
         assert '"identity_status": "verified"' in lines[0]  # checked against the demo's register simulator
         assert '"dossier_code": "000.00.10.H26-' in lines[1]
         assert any('"type": "result_ready"' in line for line in lines)
-        assert lines[-1].startswith('{"code": "000.00.10.H26-') and '"status": "result_ready"' in lines[-1]
+        assert lines[-2].startswith('{"code": "000.00.10.H26-') and '"status": "result_ready"' in lines[-2]
+        pushed = json.loads(lines[-1])  # step 5: what the simulated Sở Tư pháp Đà Nẵng received, signature checked
+        assert [code[:14] for code in pushed["dossiers"]] == ["000.00.10.H17-"] and pushed["rejected"] == 0
     finally:
         await demo.stop()
 

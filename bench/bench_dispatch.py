@@ -1,0 +1,236 @@
+"""Push dispatch throughput: the outbox worker draining agency.deliver messages to the agency simulator (signed
+pushes, verified by the simulator), with 1 worker and with 4 concurrent workers, beside an unsigned aiohttp POST of
+the same body to a hello-world handler, all in one process and one run.
+
+Run: .venv/bin/python -m bench.bench_dispatch [--dossiers N]
+
+Everything is real: a private PostgreSQL (claims, receipts and 'forwarded' events are written there), the
+simulator on a real socket fetching the gateway's JWKS from another real socket, Ed25519 JWS both ways. The
+simulator runs in the same process (and event loop), so every figure includes its cost.
+"""
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+from aiohttp import web
+from pydantic import SecretStr
+
+from adapters.agency.simulator import AgencySimulatorConfig, start_agency_simulator
+from bench.machine import describe
+from gateway import jws, worker
+from gateway.app import build_services
+from gateway.delivery_keys import keys_for
+from gateway.keys import Services
+from gateway.runtime import ensure_database
+from gateway.settings import Settings
+from gateway.store import endpoints, outbox
+from gateway.store.db import create_pool
+from gateway.store.embedded import EmbeddedPostgres, free_port
+from gateway.store.migrate import migrate
+from gateway.workflow import deliver
+from tests.samples import postal_dossier
+
+RESULTS = Path(__file__).parent / "results"
+AGENCY = "000.00.10.H26"
+
+
+async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"http://127.0.0.1:{port}"
+
+
+async def _enqueue(conn: asyncpg.Connection, org_id: int, label: str, count: int) -> None:
+    """`count` minimal dossiers (status 'received', as intake leaves them) each with its agency.deliver message."""
+    now = datetime.now(UTC)
+    payload = postal_dossier()
+    async with conn.transaction():
+        for i in range(count):
+            dossier_id = await conn.fetchval(
+                "INSERT INTO dossiers (code, procedure_code, agency_code, submitter_org_id, channel, status,"
+                " received_at, appointment_at, pin_salt, pin_hash, body, routing, receipt)"
+                " VALUES ($1, $2, $3, $4, 'postal', 'received', $5, $5, $6, $6, $7, $8, $9) RETURNING id",
+                f"{AGENCY}-{label}-{i:05d}",
+                payload.get("procedure_code", "BENCH"),
+                AGENCY,
+                org_id,
+                now,
+                os.urandom(16),
+                payload,
+                {"agency_code": AGENCY},
+                {"code": f"{AGENCY}-{label}-{i:05d}"},
+            )
+            await outbox.enqueue(conn, outbox.AGENCY_DELIVER, dossier_id=dossier_id, target=AGENCY, payload=payload)
+
+
+async def _drain(services: Services, workers: int) -> tuple[float, list[float]]:
+    """Run `workers` loops of worker.run_once until nothing is due; wall time and per-push latencies (ms)."""
+    latencies: list[float] = []
+
+    async def loop() -> None:
+        while True:
+            t = time.perf_counter()
+            if not await worker.run_once(services):
+                return
+            latencies.append((time.perf_counter() - t) * 1000)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(loop() for _ in range(workers)))
+    return time.perf_counter() - started, latencies
+
+
+async def _baseline(url: str, body: bytes, count: int, concurrency: int) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    remaining = iter(range(count))
+    async with aiohttp.ClientSession() as session:
+
+        async def loop() -> None:
+            for _ in remaining:
+                t = time.perf_counter()
+                async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as answer:
+                    await answer.read()
+                    assert answer.status == 200
+                latencies.append((time.perf_counter() - t) * 1000)
+
+        async with session.post(url, data=body) as answer:  # connection warm
+            await answer.read()
+        started = time.perf_counter()
+        await asyncio.gather(*(loop() for _ in range(concurrency)))
+        return time.perf_counter() - started, latencies
+
+
+def _line(name: str, count: int, total: float, latencies: list[float], baseline: float | None) -> str:
+    p50 = statistics.median(latencies)
+    p99 = statistics.quantiles(latencies, n=100)[98]
+    ratio = f"; wall time vs baseline {total / baseline:.1f}x" if baseline else ""
+    return f"{name}: {count / total:,.0f}/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms{ratio}"
+
+
+async def run(count: int, base: Path) -> str:
+    server = EmbeddedPostgres(base / "pg", durable=False)
+    admin_url = await asyncio.to_thread(server.start)
+    runners: list[web.AppRunner] = []
+    services = None
+    try:
+        await ensure_database(admin_url, "bench")
+        key_file = base / "keys" / "delivery.key"
+        jws.create_key_file(key_file)
+        settings = Settings(
+            database_url=server.url("bench"), secret_key=SecretStr("b" * 40), delivery_key_file=key_file
+        )
+        services = build_services(settings)
+        services.pool = await create_pool(settings, settings.database_url)
+
+        jwks = web.Application()
+        jwks.router.add_get(
+            "/.well-known/jwks.json", lambda _: web.json_response(keys_for(services).jwks())
+        )  # what gateway.api serves
+        runner, jwks_url = await _serve(jwks)
+        runners.append(runner)
+        runner, sim_url = await start_agency_simulator(
+            AgencySimulatorConfig(jwks_url=f"{jwks_url}/.well-known/jwks.json", agency_code=AGENCY)
+        )
+        runners.append(runner)
+        hello = web.Application()
+        hello.router.add_post("/inbox", lambda _: web.json_response({"accepted": True}))
+        runner, hello_url = await _serve(hello)
+        runners.append(runner)
+
+        async with services.pool.acquire() as conn:
+            await migrate(conn)
+            org_id = await conn.fetchval(
+                "INSERT INTO organisations (name, role, unit_code) VALUES ('Bench post', 'postal', '00004')"
+                " RETURNING id"
+            )
+            await endpoints.set_endpoint(conn, AGENCY, f"{sim_url}/inbox")
+            await _enqueue(conn, org_id, "warm", 20)
+        await _drain(services, 1)  # keys fetched and cached, connections open
+
+        async with services.pool.acquire() as conn:
+            await _enqueue(conn, org_id, "one", count)
+        one_total, one_lat = await _drain(services, 1)
+        async with services.pool.acquire() as conn:
+            await _enqueue(conn, org_id, "four", count)
+        four_total, four_lat = await _drain(services, 4)
+
+        async with services.pool.acquire() as conn:
+            left = await conn.fetchval("SELECT count(*) FROM outbox WHERE status <> 'delivered' OR receipt IS NULL")
+            message = await conn.fetchrow("SELECT * FROM outbox ORDER BY id DESC LIMIT 1")
+            forwarded = await conn.fetchval("SELECT count(*) FROM dossiers WHERE status = 'forwarded'")
+        assert left == 0, f"{left} messages not delivered"
+        assert forwarded == 2 * count + 20
+        async with aiohttp.ClientSession() as session, session.get(f"{sim_url}/_simulator/received") as answer:
+            seen = await answer.json()
+        assert len(seen["messages"]) == 2 * count + 20 and not seen["rejected"], seen["rejected"]
+
+        body = deliver.request_body(message, "X", "not_checked")
+        base_one_total, base_one_lat = await _baseline(f"{hello_url}/inbox", body, count, 1)
+        base_four_total, base_four_lat = await _baseline(f"{hello_url}/inbox", body, count, 4)
+        return "\n".join(
+            [
+                f"command: .venv/bin/python -m bench.bench_dispatch --dossiers {count}",
+                f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+                f"machine: {describe()}",
+                f"{count} agency.deliver messages per run, body {len(body):,} bytes (a sample postal dossier);"
+                " agency simulator (verifies the JWS) and baseline endpoint in the same process",
+                _line(
+                    "baseline: unsigned aiohttp POST, hello-world handler, 1 client",
+                    count,
+                    base_one_total,
+                    base_one_lat,
+                    None,
+                ),
+                _line(
+                    "dispatch, 1 worker (claim + sign + push + verify + receipt/event + mark delivered)",
+                    count,
+                    one_total,
+                    one_lat,
+                    base_one_total,
+                ),
+                _line(
+                    "baseline: unsigned aiohttp POST, hello-world handler, 4 clients",
+                    count,
+                    base_four_total,
+                    base_four_lat,
+                    None,
+                ),
+                _line("dispatch, 4 concurrent workers", count, four_total, four_lat, base_four_total),
+            ]
+        )
+    finally:
+        await deliver.close()
+        if services is not None and services.pool is not None:
+            await services.pool.close()
+        for runner in reversed(runners):
+            await runner.cleanup()
+        await asyncio.to_thread(server.stop)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dossiers", type=int, default=300)
+    count = parser.parse_args().dossiers
+    base = Path(tempfile.mkdtemp(prefix="motcua-bench-"))
+    base.chmod(0o755)
+    try:
+        text = asyncio.run(run(count, base))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    print(text)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "dispatch.txt").write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
