@@ -22,6 +22,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.bench_mapping
 	$(PY) -m bench.bench_identity
+	$(PY) -m bench.bench_dispatch
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
