@@ -10,6 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo
 from pydantic_core import PydanticCustomError
 
 from adapters.postal.s10 import s10_problem
+from gateway.workflow.lifecycle import AGENCY_EVENTS
 from identity.id_number import birth_year_problem
 from identity.rules import cmnd_problem
 
@@ -293,18 +294,7 @@ EVENT_ALLOWS: dict[str, frozenset[str]] = {
 
 
 class AgencyEventRequest(Strict):
-    type: Literal[
-        "physical_received",
-        "accepted",
-        "supplement_requested",
-        "payment_requested",
-        "payment_received",
-        "stopped",
-        "refused",
-        "result_ready",
-        "returned",
-        "apology",
-    ] = Field(
+    type: Literal[*AGENCY_EVENTS] = Field(
         description="physical_received: the paper dossier sent by post has arrived (starts the legal clock); "
         "supplement_requested (form 02, stops the clock; `missing_components`); payment_requested (`amounts`); "
         "payment_received; stopped (form 05, `reason`); refused (`reason`); result_ready; returned (result "

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gateway.keys import SERVICES
+from gateway.workflow.lifecycle import AGENCY_EVENTS
 from gateway.workflow.overdue import scan_overdue
 from mapping import WorkingCalendar
 from tests.samples import SHA, counter_dossier, postal_dossier
@@ -23,18 +24,6 @@ DVCQG = {
     "result_ready": 9,
     "returned": 10,
 }
-AGENCY_EVENTS = [
-    "physical_received",
-    "accepted",
-    "supplement_requested",
-    "payment_requested",
-    "payment_received",
-    "stopped",
-    "refused",
-    "result_ready",
-    "returned",
-    "apology",
-]
 BODIES = {
     "supplement_requested": {
         "missing_components": ["Bản sao giấy khai sinh", "Ảnh 4x6"],
