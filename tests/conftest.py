@@ -4,6 +4,7 @@ state per test, and the gateway served on a real socket by pytest-aiohttp."""
 import asyncio
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -45,8 +46,14 @@ async def _prepare(admin_url: str) -> str:
     return url
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds, so the session's PostgreSQL is stopped by its finalizer
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
+    # A run ended by SIGTERM (a CI or shell timeout) would otherwise leave its private server running.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     external = os.environ.get("MOTCUA_DATABASE_URL")
     if external:
         yield asyncio.run(_prepare(external))
