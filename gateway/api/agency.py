@@ -15,6 +15,7 @@ from gateway.keys import SERVICES
 from gateway.schemas import AgencyEventRequest
 from gateway.store import dossiers, outbox
 from gateway.workflow import clock, lifecycle
+from gateway.workflow.forwarding import record_forwarded
 
 routes = web.RouteTableDef()
 MAX_PAGE = 200
@@ -97,17 +98,14 @@ async def acknowledge(request: web.Request) -> web.Response:
                     conn, message["id"], {"mode": "pull", "acknowledged_by": principal.organisation_id}
                 )
             )["delivered_at"]
-            dossier = await dossiers.get_by_code(conn, message["dossier_code"], for_update=True)
-            if dossier["status"] == "received":  # the agency may already have reported progress
-                await dossiers.append_event(
-                    conn,
-                    dossier["id"],
-                    type="forwarded",
-                    status_after="forwarded",
-                    occurred_at=acknowledged_at,
-                    actor_org_id=principal.organisation_id,
-                    data={"message_id": str(message_id), "mode": "pull"},
-                )
+            await record_forwarded(
+                conn,
+                message["dossier_code"],
+                at=acknowledged_at,
+                actor_org_id=principal.organisation_id,
+                mode="pull",
+                message_id=str(message_id),
+            )
     return json_response(
         {"message_id": message_id, "dossier_code": message["dossier_code"], "acknowledged_at": acknowledged_at}
     )

@@ -27,7 +27,8 @@ import structlog
 
 from gateway.delivery_keys import keys_for
 from gateway.keys import Services
-from gateway.store import dossiers, endpoints, outbox
+from gateway.store import endpoints, outbox
+from gateway.workflow.forwarding import record_forwarded
 
 log = structlog.get_logger(__name__)
 
@@ -137,19 +138,11 @@ async def handle(services: Services, message: asyncpg.Record) -> bool:
         "signed": {"kid": keys.kid, "body_sha256": hashlib.sha256(body).hexdigest(), "jws": signature},
     }
     async with services.connection() as conn, conn.transaction():
-        current = await dossiers.get_by_code(conn, dossier["code"], for_update=True)
         await conn.execute(
             "UPDATE outbox SET receipt = $2 WHERE id = $1 AND status = 'pending'", message["id"], receipt
         )
-        if current["status"] == "received":  # the agency may already have reported progress
-            await dossiers.append_event(
-                conn,
-                current["id"],
-                type="forwarded",
-                status_after="forwarded",
-                occurred_at=now,
-                actor_org_id=None,
-                data={"message_id": str(message_id), "mode": "push"},
-            )
+        await record_forwarded(
+            conn, dossier["code"], at=now, actor_org_id=None, mode="push", message_id=str(message_id)
+        )
     log.info("deliver.pushed", agency=agency_code, message_id=str(message_id), code=dossier["code"])
     return True
