@@ -12,9 +12,7 @@ simulator runs in the same process (and event loop), so every figure includes it
 import argparse
 import asyncio
 import os
-import shutil
 import statistics
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +23,7 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from adapters.agency.simulator import AgencySimulatorConfig, start_agency_simulator
+from bench.harness import run_and_record
 from bench.machine import describe
 from gateway import jws, worker
 from gateway.app import build_services
@@ -39,7 +38,6 @@ from gateway.store.migrate import migrate
 from gateway.workflow import deliver
 from tests.samples import postal_dossier
 
-RESULTS = Path(__file__).parent / "results"
 AGENCY = "000.00.10.H26"
 
 
@@ -221,15 +219,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dossiers", type=int, default=300)
     count = parser.parse_args().dossiers
-    base = Path(tempfile.mkdtemp(prefix="motcua-bench-"))
-    base.chmod(0o755)
-    try:
-        text = asyncio.run(run(count, base))
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
-    print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "dispatch.txt").write_text(text + "\n")
+    run_and_record("dispatch", lambda base: run(count, base))
 
 
 if __name__ == "__main__":

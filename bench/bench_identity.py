@@ -9,15 +9,14 @@ signed SOAP both ways. The simulator runs in the same process, so all three figu
 
 import argparse
 import asyncio
-import shutil
 import statistics
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import SecretStr
 
+from bench.harness import run_and_record
 from bench.machine import describe
 from gateway.app import build_services
 from gateway.register import RegisterConnection, identity_config
@@ -31,8 +30,6 @@ from gateway.workflow import identity
 from identity.client import SoapPopulationRegister
 from identity.keys import create_demo_keys
 from identity.simulator import SimulatorConfig, generate_population, start_simulator
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def _applicants(count: int) -> list[Applicant]:
@@ -144,16 +141,8 @@ async def run(calls: int, base: Path) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=500)
-    calls = parser.parse_args().calls
-    base = Path(tempfile.mkdtemp(prefix="motcua-bench-"))
-    base.chmod(0o755)
-    try:
-        text = asyncio.run(run(calls, base))
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
-    print(text)
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "identity.txt").write_text(text + "\n")
+    count = parser.parse_args().calls
+    run_and_record("identity", lambda base: run(count, base))
 
 
 if __name__ == "__main__":
