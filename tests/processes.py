@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -18,6 +19,21 @@ def motcua_env(**changes: str) -> dict[str, str]:
     """The test's environment without any MOTCUA_* setting of the caller's, plus `changes`."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("MOTCUA_")}
     return {**env, "MOTCUA_LOG_JSON": "true", **changes}
+
+
+def free_port_run(length: int) -> int:
+    """A free port whose next `length - 1` ports are free too: `motcua run` puts the demo agency on the
+    gateway's port + 1, and a random free port's neighbour is often some other test's ephemeral port."""
+    while True:
+        first = free_port()
+        with contextlib.ExitStack() as held:
+            try:
+                for port in range(first + 1, first + length):
+                    sock = held.enter_context(socket.socket())
+                    sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return first
 
 
 class MotcuaProcess:
@@ -37,7 +53,7 @@ class MotcuaProcess:
 
     async def start(self, session: aiohttp.ClientSession, ready_within: float = 30) -> None:
         """Start on a fresh port and wait until /readyz answers 200."""
-        port = free_port()
+        port = free_port_run(2) if self.command == "run" else free_port()
         self.base = f"http://127.0.0.1:{port}"
         self.env["MOTCUA_PORT"] = str(port)
         with self.log.open("ab") as out:
