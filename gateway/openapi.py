@@ -29,6 +29,7 @@ from gateway.schemas import (
     TrackingView,
     WithdrawRequest,
 )
+from gateway.store import outbox
 
 OPENAPI = web.AppKey("openapi", dict)
 _REF = "#/components/schemas/{model}"
@@ -247,7 +248,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                 "name": "status",
                 "in": "query",
                 "required": False,
-                "schema": {"type": "string", "enum": ["pending", "delivered", "dead"]},
+                "schema": {"type": "string", "enum": list(outbox.STATUSES)},
             },
             {"name": "kind", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 100}},
             {

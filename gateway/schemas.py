@@ -236,6 +236,25 @@ class Event(BaseModel):
     data: dict
 
 
+class DossierStep(BaseModel):
+    """One agency's part of the dossier; a composite (liên thông) procedure has several, in `order`."""
+
+    order: int = Field(description="Steps run in this order; equal orders run side by side")
+    name: str
+    agency: str = Field(description="The step agency's identifier (tracking: its name)")
+    status: str = Field(
+        description="waiting (an earlier step is not done), received, forwarded, processing, supplement_requested, "
+        "payment_requested, result_ready, refused, stopped, cancelled (the dossier ended first)"
+    )
+    status_label: str
+    started_at: AwareDatetime | None = Field(description="When its delivery to the agency was queued")
+    finished_at: AwareDatetime | None
+
+
+class DossierStepWithResult(DossierStep):
+    result: dict | None = Field(description="What the agency reported with its result (officer, note)")
+
+
 class DossierView(BaseModel):
     code: str
     status: str
@@ -247,6 +266,7 @@ class DossierView(BaseModel):
     identity_status: str
     received_at: AwareDatetime
     appointment_at: AwareDatetime
+    steps: list[DossierStepWithResult] = Field(description="The dossier's status adds these up")
     receipt: dict
 
 
@@ -259,7 +279,11 @@ class InboxMessage(BaseModel):
     dossier_code: str
     identity_status: str = Field(description="Forwarded before verification ended when still 'pending'")
     created_at: AwareDatetime
-    payload: dict
+    payload: dict = Field(
+        description="The dossier as filed (applicant, channel, documents, return method, fees collected), "
+        "`step` {order, name, of}: which step this agency takes, `steps`: all of them, and `previous_results`: "
+        "what the earlier steps' agencies reported with their results"
+    )
 
 
 class InboxPage(BaseModel):
@@ -385,6 +409,7 @@ class TrackingView(BaseModel):
     received_at: AwareDatetime
     appointment_at: AwareDatetime
     return_method: str
+    steps: list[DossierStep]
     timeline: list[TrackingTimelineItem]
 
 
@@ -407,8 +432,9 @@ class Health(BaseModel):
 class OutboxMessage(BaseModel):
     message_id: str
     kind: str = Field(description="e.g. identity.verify, agency.deliver, dvcqg.sync_dossier")
-    status: Literal["pending", "delivered", "dead"] = Field(
-        description="dead: still failing after the retry budget (MOTCUA_OUTBOX_RETRY_BUDGET_SECONDS); replay it"
+    status: Literal["pending", "delivered", "dead", "cancelled"] = Field(
+        description="dead: still failing after the retry budget (MOTCUA_OUTBOX_RETRY_BUDGET_SECONDS), replay it; "
+        "cancelled: a delivery whose dossier ended (withdrawn, refused, stopped) before the agency took it"
     )
     dossier_code: str | None
     target: str | None

@@ -4,9 +4,10 @@ reschedules them with exponential backoff and jitter. Any number of workers may 
 A claim is a lease (MOTCUA_WORKER_LEASE_SECONDS): the row's `available_at` moves past it, so a worker that
 dies mid-message leaves it to be claimed again once the lease ends; nothing is held open while a handler runs.
 
-Messages of one dossier and one kind are handled in order: a message is claimable only while no older
-message of the same dossier and kind is still pending (leased or waiting for a retry included); messages
-without a dossier are unordered. A failed message older than MOTCUA_OUTBOX_RETRY_BUDGET_SECONDS is
+Messages of one dossier, one kind and one target are handled in order: a message is claimable only while no
+older message of the same dossier, kind and target is still pending (leased or waiting for a retry
+included); one agency being down does not hold up a composite dossier's delivery to another agency of the
+same order; messages without a dossier are unordered. A failed message older than MOTCUA_OUTBOX_RETRY_BUDGET_SECONDS is
 dead-lettered (status 'dead', last error kept) instead of being rescheduled; `motcua outbox replay` and
 POST /v1/admin/outbox/{message_id}/replay put it back.
 """
@@ -48,6 +49,7 @@ async def claim(conn: asyncpg.Connection, lease_seconds: float) -> asyncpg.Recor
         "             AND o.available_at <= now()"
         "             AND (o.dossier_id IS NULL OR NOT EXISTS (SELECT 1 FROM outbox older"
         "                  WHERE older.dossier_id = o.dossier_id AND older.kind = o.kind"
+        "                  AND older.target IS NOT DISTINCT FROM o.target"  # steps side by side: no blocking
         "                  AND older.status = 'pending' AND older.id < o.id))"
         f"             AND {deliver.push_condition('o')}"  # pull deliveries wait in the inbox instead
         "             ORDER BY o.available_at, o.id LIMIT 1 FOR UPDATE SKIP LOCKED)"

@@ -91,3 +91,54 @@ async def test_readyz_is_not_ready_while_a_migration_is_pending(client, db):
             row["applied_at"],
         )
     assert (await client.get("/readyz")).status == 200
+
+
+async def test_steps_migration_gives_dossiers_taken_before_it_their_steps(fresh_database_url):
+    """0007 backfills dossier_steps from each dossier's stored routing: the first order takes the dossier's
+    status and delivery, later orders wait; a returned dossier's step has its result, a withdrawn one's is
+    cancelled."""
+    conn = await asyncpg.connect(fresh_database_url)
+    try:
+        await conn.execute("CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL)")
+        for migration in available_migrations():
+            if migration.version < 7:
+                await conn.execute(migration.sql)
+                await conn.execute("INSERT INTO schema_migrations VALUES ($1, $2)", migration.version, migration.name)
+        org = await conn.fetchval("INSERT INTO organisations (name, role) VALUES ('Bưu điện', 'postal') RETURNING id")
+
+        def step(order: int, agency: str) -> str:
+            return f'{{"order": {order}, "name": "Bước {order}", "agency": {{"identifier": "{agency}"}}}}'
+
+        async def old_dossier(code: str, status: str, steps: list[str]) -> int:
+            return await conn.fetchval(
+                "INSERT INTO dossiers (code, procedure_code, agency_code, submitter_org_id, channel, status,"
+                " received_at, appointment_at, pin_salt, pin_hash, body, routing, receipt)"
+                " VALUES ($1, 'x', 'A', $2, 'postal', $3, now(), now(), '', '', '{}', $4::jsonb, '{}') RETURNING id",
+                code,
+                org,
+                status,
+                f'{{"steps": [{", ".join(steps)}]}}',
+            )
+
+        composite = await old_dossier("A-1", "processing", [step(1, "A"), step(2, "B"), step(2, "C")])
+        message = await conn.fetchval(
+            "INSERT INTO outbox (message_id, kind, dossier_id, target, payload)"
+            " VALUES (gen_random_uuid(), 'agency.deliver', $1, 'A', '{}') RETURNING message_id",
+            composite,
+        )
+        returned = await old_dossier("A-2", "returned", [step(1, "A")])
+        withdrawn = await old_dossier("A-3", "withdrawn", [step(1, "A")])
+        assert await migrate(conn) == [m.version for m in available_migrations() if m.version >= 7]
+        rows = await conn.fetch(
+            "SELECT dossier_id, step_order, agency_code, status, message_id FROM dossier_steps"
+            " ORDER BY dossier_id, step_order, agency_code"
+        )
+        assert [tuple(r) for r in rows] == [
+            (composite, 1, "A", "processing", message),
+            (composite, 2, "B", "waiting", None),
+            (composite, 2, "C", "waiting", None),
+            (returned, 1, "A", "result_ready", None),
+            (withdrawn, 1, "A", "cancelled", None),
+        ]
+    finally:
+        await conn.close()

@@ -113,3 +113,27 @@ async def test_real_422_problem_matches_the_documented_problem_schema(client, or
     assert problem["status"] == 422
     del problem["detail"]
     assert not validator.is_valid(problem)
+
+
+async def test_real_dossier_and_tracking_views_match_their_documented_schemas(client, orgs):
+    """The submitter's dossier view and the citizen's tracking view, steps included, validate against the
+    schemas the document gives for their 200 answers."""
+    document = await _document(client)
+    filed = await client.post(
+        "/v1/dossiers", json=postal_dossier(), headers={**orgs.postal.auth, "Idempotency-Key": "openapi-3"}
+    )
+    receipt = await filed.json()
+    views = {
+        "/v1/dossiers/{code}": await client.get(f"/v1/dossiers/{receipt['code']}", headers=orgs.postal.auth),
+        "/v1/track/{code}": await client.get(
+            f"/v1/track/{receipt['code']}", headers={"X-Tracking-Pin": receipt["tracking_pin"]}
+        ),
+    }
+    for path, answer in views.items():
+        assert answer.status == 200, await answer.text()
+        validator = _answer_validator(document, path, "get", 200, answer.content_type)
+        body = await answer.json()
+        assert [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(body)] == [], path
+        assert len(body["steps"]) == 1
+        del body["steps"][0]["status"]
+        assert not validator.is_valid(body), path

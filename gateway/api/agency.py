@@ -6,15 +6,17 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 from aiohttp import web
 
 from gateway.api.intake import dossier_not_found, event_view
-from gateway.errors import BadRequest, NotFound, Unprocessable
+from gateway.errors import BadRequest, Conflict, NotFound, Unprocessable
 from gateway.http import authenticate, json_response, read_json, validate
-from gateway.keys import SERVICES
+from gateway.keys import SERVICES, Services
 from gateway.schemas import AgencyEventRequest
 from gateway.store import dossiers, outbox
-from gateway.workflow import clock, lifecycle
+from gateway.store.clients import Principal
+from gateway.workflow import clock, lifecycle, steps
 from gateway.workflow.forwarding import record_forwarded
 
 routes = web.RouteTableDef()
@@ -126,7 +128,8 @@ async def report_event(request: web.Request) -> web.Response:
     code = request.match_info["code"]
     async with services.connection() as conn, conn.transaction():
         dossier = await dossiers.get_by_code(conn, code, for_update=True)
-        if dossier is None or dossier["agency_code"] != principal.agency_code:
+        step = await steps.acting_step(conn, dossier["id"], principal.agency_code or "") if dossier else None
+        if step is None:  # unknown, or not (yet) this agency's business: the same answer
             raise dossier_not_found(code)
         if event.event_id:
             existing = await dossiers.find_event_by_external_id(conn, dossier["id"], event.event_id)
@@ -139,23 +142,78 @@ async def report_event(request: web.Request) -> web.Response:
                     {"field": "occurred_at", "type": "event.before_received", "message": "Trước khi tiếp nhận hồ sơ."}
                 ],
             )
-        transition = lifecycle.apply(event.type, dossier["status"])
-        data = event.details
-        if event.type == "physical_received":
-            data |= await clock.start_on_physical_receipt(services, conn, dossier, occurred_at)
-        elif event.type == "supplement_requested":
-            data |= await clock.stop_for_supplement(conn, dossier, occurred_at)
-        elif event.type == "apology":
-            assert event.new_appointment_at is not None  # the schema requires it for this type
-            data |= await clock.apologise(conn, dossier, event.new_appointment_at, occurred_at)
-        row = await dossiers.append_event(
-            conn,
-            dossier["id"],
-            type=event.type,
-            status_after=transition.to or dossier["status"],
-            occurred_at=occurred_at,
-            actor_org_id=principal.organisation_id,
-            external_id=event.event_id,
-            data=data,
-        )
+        if event.type in steps.STEP_EVENTS:
+            row = await _report_on_step(conn, dossier, step, event, occurred_at, principal.organisation_id)
+        else:
+            row = await _report_on_dossier(services, conn, dossier, event, occurred_at, principal)
     return json_response(event_view(row), status=201)
+
+
+async def _report_on_step(
+    conn: asyncpg.Connection,
+    dossier: asyncpg.Record,
+    step: asyncpg.Record,
+    event: AgencyEventRequest,
+    occurred_at: datetime,
+    actor_org_id: int,
+) -> asyncpg.Record:
+    """Progress of the agency's own step; the dossier's status follows from all its steps."""
+    transition = steps.check(event.type, step, dossier["status"])
+    data = event.details
+    if event.type == "supplement_requested":
+        data |= await clock.stop_for_supplement(conn, dossier, occurred_at)
+    status, composite = await steps.move(conn, dossier["id"], step, transition.to, occurred_at, result=event.details)
+    if composite:
+        data |= {"step": steps.describe(step)}
+    row = await dossiers.append_event(
+        conn,
+        dossier["id"],
+        type=event.type,
+        status_after=status,
+        occurred_at=occurred_at,
+        actor_org_id=actor_org_id,
+        external_id=event.event_id,
+        data=data,
+    )
+    if event.type == "result_ready":
+        await steps.advance(conn, dossier["id"], occurred_at)
+    return row
+
+
+async def _report_on_dossier(
+    services: Services,
+    conn: asyncpg.Connection,
+    dossier: asyncpg.Record,
+    event: AgencyEventRequest,
+    occurred_at: datetime,
+    principal: Principal,
+) -> asyncpg.Record:
+    """Events about the whole dossier: the paper dossier arriving (first order's agencies), the result handed
+    to the citizen (the lead agency), an apology with a new appointment (any agency at work on it)."""
+    if event.type == "physical_received" and principal.agency_code not in await steps.lead_order(conn, dossier["id"]):
+        raise Conflict(
+            "Hồ sơ giấy được gửi đến cơ quan giải quyết bước đầu tiên; chỉ cơ quan đó báo đã nhận.",
+            code="event.not_applicable",
+        )
+    if event.type == "returned" and principal.agency_code != dossier["agency_code"]:
+        raise Conflict(
+            "Kết quả của hồ sơ liên thông do cơ quan tiếp nhận bước đầu tiên trả cho công dân.",
+            code="event.not_applicable",
+        )
+    transition = lifecycle.apply(event.type, dossier["status"])
+    data = event.details
+    if event.type == "physical_received":
+        data |= await clock.start_on_physical_receipt(services, conn, dossier, occurred_at)
+    elif event.type == "apology":
+        assert event.new_appointment_at is not None  # the schema requires it for this type
+        data |= await clock.apologise(conn, dossier, event.new_appointment_at, occurred_at)
+    return await dossiers.append_event(
+        conn,
+        dossier["id"],
+        type=event.type,
+        status_after=transition.to or dossier["status"],
+        occurred_at=occurred_at,
+        actor_org_id=principal.organisation_id,
+        external_id=event.event_id,
+        data=data,
+    )

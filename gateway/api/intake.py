@@ -6,6 +6,7 @@ import json
 import re
 from datetime import datetime
 
+import asyncpg
 from aiohttp import web
 
 from gateway.errors import BadRequest, Conflict, NotFound, Unprocessable
@@ -14,8 +15,9 @@ from gateway.keys import SERVICES
 from gateway.schemas import IntakeRequest, SupplementRequest, WithdrawRequest
 from gateway.store import dossiers, idempotency
 from gateway.store import identity as identity_store
+from gateway.store import steps as dossier_steps
 from gateway.store.clients import Principal
-from gateway.workflow import clock, identity, intake
+from gateway.workflow import clock, identity, intake, steps
 from gateway.workflow.lifecycle import STATUSES, TRANSITIONS, apply
 from mapping.calendar import VN_TZ
 
@@ -134,11 +136,12 @@ async def _refuse_on_mismatch(services, conn, principal: Principal, request: Int
     )
 
 
-def can_see(principal: Principal, dossier) -> bool:
+async def may_see(conn: asyncpg.Connection, principal: Principal, dossier: asyncpg.Record) -> bool:
+    """Admins see every dossier, submitters their own, agencies those where one of their steps started."""
     if principal.role == "admin":
         return True
     if principal.role == "agency":
-        return dossier["agency_code"] == principal.agency_code
+        return await dossier_steps.agency_has_started_step(conn, dossier["id"], principal.agency_code or "")
     return dossier["submitter_org_id"] == principal.organisation_id
 
 
@@ -150,7 +153,7 @@ async def _visible_dossier(request: web.Request, principal: Principal, conn):
     code = request.match_info["code"]
     dossier = await dossiers.get_by_code(conn, code)
     # Another organisation's dossier is answered exactly like an unknown one: its existence is not told.
-    if dossier is None or not can_see(principal, dossier):
+    if dossier is None or not await may_see(conn, principal, dossier):
         raise dossier_not_found(code)
     return dossier
 
@@ -174,6 +177,7 @@ async def get_dossier(request: web.Request) -> web.Response:
     principal = await authenticate(request, "postal", "counter", "agency", "admin")
     async with services.connection() as conn:
         dossier = await _visible_dossier(request, principal, conn)
+        dossier_step_rows = await dossier_steps.list_for(conn, dossier["id"])
     status = STATUSES[dossier["status"]]
     receipt = dossier["receipt"]
     return json_response(
@@ -188,6 +192,7 @@ async def get_dossier(request: web.Request) -> web.Response:
             "identity_status": dossier["identity_status"],
             "received_at": dossier["received_at"],
             "appointment_at": dossier["appointment_at"],
+            "steps": [steps.view(step) for step in dossier_step_rows],
             "receipt": receipt,
         }
     )
@@ -222,6 +227,7 @@ async def withdraw_dossier(request: web.Request) -> web.Response:
     async with services.connection() as conn, conn.transaction():
         dossier = await _submitted_dossier(request, principal, conn)
         transition = apply("withdrawn", dossier["status"])
+        await steps.end(conn, dossier["id"], now)
         row = await dossiers.append_event(
             conn,
             dossier["id"],
@@ -244,14 +250,14 @@ async def supplement_dossier(request: web.Request) -> web.Response:
     now = datetime.now(VN_TZ)
     async with services.connection() as conn, conn.transaction():
         dossier = await _submitted_dossier(request, principal, conn)
-        transition = apply("supplement_received", dossier["status"])
+        apply("supplement_received", dossier["status"])
         data = body.model_dump(mode="json", exclude_none=True)
         data |= await clock.resume_on_supplement(services, conn, dossier, now)
         row = await dossiers.append_event(
             conn,
             dossier["id"],
             type="supplement_received",
-            status_after=transition.to or dossier["status"],
+            status_after=await steps.supplement_arrived(conn, dossier["id"], now),
             occurred_at=now,
             actor_org_id=principal.organisation_id,
             data=data,

@@ -10,6 +10,8 @@ from gateway.http import json_response
 from gateway.keys import SERVICES
 from gateway.security import hash_pin
 from gateway.store import dossiers, tracking
+from gateway.store import steps as dossier_steps
+from gateway.workflow import steps
 from gateway.workflow.lifecycle import STATUSES
 
 routes = web.RouteTableDef()
@@ -54,10 +56,12 @@ async def track(request: web.Request) -> web.Response:
             for subject in subjects:
                 await tracking.record_failure(conn, subject, settings.tracking_window_seconds)
         events = await dossiers.list_events(conn, dossier["id"]) if found else []
+        step_rows = await dossier_steps.list_for(conn, dossier["id"]) if found else []
     if not found:  # raised only now: the failure must be committed, not rolled back with the answer
         raise _not_found()
     status = STATUSES[dossier["status"]]
     receipt = dossier["receipt"]
+    names = {s["agency"]["identifier"]: s["agency"]["name"] for s in receipt["routing"]["steps"]}
     return json_response(
         {
             "code": dossier["code"],
@@ -68,6 +72,7 @@ async def track(request: web.Request) -> web.Response:
             "received_at": dossier["received_at"],
             "appointment_at": dossier["appointment_at"],
             "return_method": receipt["return_method"]["type"],
+            "steps": [steps.view(step, public=True) | {"agency": names.get(step["agency_code"])} for step in step_rows],
             "timeline": [
                 {
                     "label": view["label"],

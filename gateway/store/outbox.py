@@ -45,6 +45,16 @@ async def release_delivery(conn: asyncpg.Connection, dossier_id: int) -> None:
     )
 
 
+async def cancel_deliveries(conn: asyncpg.Connection, dossier_id: int) -> None:
+    """The dossier ended before these deliveries reached their agencies: they are not sent any more."""
+    await conn.execute(
+        "UPDATE outbox SET status = 'cancelled', last_error = 'the dossier ended before delivery'"
+        " WHERE dossier_id = $1 AND kind = $2 AND status IN ('pending', 'dead')",
+        dossier_id,
+        AGENCY_DELIVER,
+    )
+
+
 async def inbox_page(conn: asyncpg.Connection, agency_code: str, after_id: int, limit: int) -> list[asyncpg.Record]:
     """Pending deliveries that are due: one still waiting for its identity check is not shown yet."""
     return await conn.fetch(
@@ -78,7 +88,7 @@ async def mark_delivered(conn: asyncpg.Connection, outbox_id: int, receipt: dict
     )
 
 
-STATUSES = ("pending", "delivered", "dead")
+STATUSES = ("pending", "delivered", "dead", "cancelled")
 _LISTED = (
     "SELECT o.id, o.message_id, o.kind, o.status, o.target, o.attempts, o.available_at, o.created_at,"
     " o.delivered_at, o.last_error, d.code AS dossier_code"

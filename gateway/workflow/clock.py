@@ -36,7 +36,10 @@ async def start_on_physical_receipt(
 async def stop_for_supplement(
     conn: asyncpg.Connection, dossier: asyncpg.Record, stopped_at: datetime
 ) -> dict[str, Any]:
-    """A supplement request (form 02) stops the clock until the supplement arrives."""
+    """A supplement request (form 02) stops the clock until the supplement arrives. A second request while it
+    stands (another step of a composite dossier) keeps the first stop: the clock stopped then."""
+    if dossier["clock_stopped_at"] is not None:
+        return {"stopped_at": dossier["clock_stopped_at"].astimezone(VN_TZ).isoformat()}
     await dossiers.stop_clock(conn, dossier["id"], stopped_at)
     return {"stopped_at": stopped_at.astimezone(VN_TZ).isoformat()}
 

@@ -20,7 +20,7 @@ from gateway.security import hash_pin, new_pin, new_salt
 from gateway.store import dossiers, idempotency, outbox
 from gateway.store import identity as identity_store
 from gateway.store.clients import Principal
-from gateway.workflow import identity
+from gateway.workflow import identity, steps
 from gateway.workflow.identity import Verification
 from gateway.workflow.lifecycle import STATUSES, TRANSITIONS
 from mapping import Decision, IntakePoint, MappingError, Procedure, RoutingRequest, UnitInput, decide, resolve_unit
@@ -236,14 +236,7 @@ async def commit(
             await outbox.enqueue(
                 conn, outbox.IDENTITY_VERIFY, dossier_id=dossier_id, target=None, payload={"code": code}
             )
-        await outbox.enqueue(
-            conn,
-            outbox.AGENCY_DELIVER,
-            dossier_id=dossier_id,
-            target=agency.identifier,
-            payload=agency_payload(prepared, code),
-            available_at=deliver_at,
-        )
+        await steps.open_dossier(conn, dossier_id, prepared.decision.steps, prepared.received_at, deliver_at)
         await outbox.enqueue(conn, outbox.DVCQG_SYNC, dossier_id=dossier_id, target=None, payload={"code": code})
         body = json.dumps(receipt, ensure_ascii=False).encode()
         completed = await idempotency.complete(
@@ -254,20 +247,3 @@ async def commit(
             raise IdempotencyLost()
     log.info("dossier.received", code=code, agency=agency.identifier, procedure=prepared.procedure.code)
     return receipt
-
-
-def agency_payload(prepared: PreparedIntake, code: str) -> dict[str, Any]:
-    """What the competent agency receives: the whole dossier as filed, plus where and when."""
-    request = prepared.request
-    return {
-        "dossier_code": code,
-        "procedure": {"code": prepared.procedure.code, "name": prepared.procedure.name},
-        "received_at": prepared.received_at.isoformat(),
-        "appointment_at": prepared.appointment_at.isoformat(),
-        "applicant": request.applicant.model_dump(mode="json"),
-        "subject_location": request.subject_location.model_dump(mode="json") if request.subject_location else None,
-        "channel": request.channel.model_dump(mode="json"),
-        "documents": [doc.model_dump(mode="json") for doc in request.documents],
-        "return_method": request.return_method.model_dump(mode="json"),
-        "fees_collected": [fee.model_dump(mode="json") for fee in request.fees],
-    }

@@ -102,6 +102,8 @@ TRANSITIONS: dict[str, Transition] = {
         Transition("result_ready", "Đã có kết quả giải quyết", frozenset({"processing"}), "result_ready"),
         Transition("returned", "Đã trả kết quả cho công dân", frozenset({"result_ready"}), "returned"),
         Transition("withdrawn", "Công dân rút hồ sơ", OPEN, "withdrawn"),
+        # Composite procedures: every step of an order has its result; the next order's agencies get it.
+        Transition("transferred", "Chuyển hồ sơ liên thông đến cơ quan giải quyết bước tiếp theo", OPEN, None),
         Transition("overdue", "Hồ sơ đã quá hạn giải quyết", OPEN, None),
         # Form 04: only on an overdue dossier (checked by the caller), with a later appointment.
         Transition("apology", "Cơ quan gửi văn bản xin lỗi và hẹn lại ngày trả kết quả", OPEN, None),
