@@ -7,8 +7,9 @@ import structlog
 from aiohttp import web
 
 from gateway import worker
-from gateway.api import admin, agency, health, intake, jwks, tracking
+from gateway.api import admin, agency, documents, health, intake, jwks, tracking
 from gateway.calendar_refresh import build_calendar, keep_calendar_fresh
+from gateway.content import LocalContentStore
 from gateway.keys import SERVICES, Services
 from gateway.middlewares import body_limit, problems, request_context
 from gateway.openapi import OPENAPI, build_openapi
@@ -36,7 +37,15 @@ def build_services(settings: Settings) -> Services:
         calendar=build_calendar(settings, {}),  # plus the stored days off, once the database is up
         server_secret=secret,
         sealer=Sealer(secret),
+        content=content_store(settings),
     )
+
+
+def content_store(settings: Settings) -> LocalContentStore:
+    """The local content store (an S3-compatible one would be chosen here: see docs/decisions.md)."""
+    store = LocalContentStore(settings.content_dir)
+    store.prepare()
+    return store
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -93,7 +102,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> web.Applicat
         middlewares=[request_context, problems, body_limit(settings.max_body_bytes)],
     )
     app[SERVICES] = build_services(settings)
-    for module in (health, intake, agency, tracking, admin, jwks):
+    for module in (health, intake, documents, agency, tracking, admin, jwks):
         app.router.add_routes(module.routes)
     app[OPENAPI] = build_openapi(app)
     app.cleanup_ctx.append(_database)

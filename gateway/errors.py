@@ -7,8 +7,10 @@
     ├── NotFound                      404  dossier.not_found, tracking.not_found, route.not_found
     ├── MethodNotAllowed              405  route.method_not_allowed
     ├── Conflict                      409  idempotency.in_flight, dossier.invalid_transition
-    ├── PayloadTooLarge               413  body.too_large
-    ├── UnsupportedMediaType          415  body.media_type
+    ├── Gone                          410  document.purged
+    ├── PayloadTooLarge               413  body.too_large, document.too_large
+    ├── UnsupportedMediaType          415  body.media_type, document.media_type_unsupported
+    ├── RangeNotSatisfiable           416  document.range_not_satisfiable
     ├── Unprocessable                 422  validation.failed, idempotency.key_reused, procedure.unknown …
     ├── TooManyRequests               429  tracking.rate_limited
     └── ServiceUnavailable            503  database.unavailable
@@ -95,6 +97,12 @@ class Conflict(GatewayError):
     default_title = "Xung đột trạng thái"
 
 
+class Gone(GatewayError):
+    status = 410
+    default_code = "gone"
+    default_title = "Không còn lưu trữ"
+
+
 class PayloadTooLarge(GatewayError):
     status = 413
     default_code = "body.too_large"
@@ -105,6 +113,12 @@ class UnsupportedMediaType(GatewayError):
     status = 415
     default_code = "body.media_type"
     default_title = "Kiểu dữ liệu không được hỗ trợ"
+
+
+class RangeNotSatisfiable(GatewayError):
+    status = 416
+    default_code = "range.not_satisfiable"
+    default_title = "Đoạn dữ liệu yêu cầu không hợp lệ"
 
 
 class Unprocessable(GatewayError):

@@ -6,6 +6,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from gateway.content import ContentStore
 from gateway.security import Sealer
 from gateway.settings import Settings
 from identity.model import PopulationRegister
@@ -21,6 +22,7 @@ class Services:
     calendar: WorkingCalendar
     server_secret: bytes
     sealer: Sealer
+    content: ContentStore
     pool: asyncpg.Pool | None = None
     register: PopulationRegister | None = None  # None: identity is not checked (MOTCUA_IDENTITY_URL unset)
     delivery_keys: Any = None  # LoadedDeliveryKeys, loaded on first use (gateway/delivery_keys.py)

@@ -85,7 +85,8 @@ def body_limit(max_bytes: int) -> Callable:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.content_length is not None and request.content_length > max_bytes:
+        streamed = getattr(request.match_info.handler, "streams_body", False)  # uploads set their own limit
+        if not streamed and request.content_length is not None and request.content_length > max_bytes:
             raise PayloadTooLarge(f"Dữ liệu gửi lên vượt quá giới hạn {max_bytes} byte.")
         return await handler(request)
 

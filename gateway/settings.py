@@ -79,7 +79,21 @@ class Settings(BaseSettings):
         gt=0,
         description="Age (since enqueued) past which a failing outbox message is dead-lettered, not retried.",
     )
-    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest accepted request body.")
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest accepted request body (document uploads: below)."
+    )
+    documents_dir: Path | None = Field(
+        default=None, description="Content store for uploaded documents; unset: `<MOTCUA_DATA_DIR>/documents`."
+    )
+    document_max_bytes: int = Field(default=52_428_800, ge=1024, description="Largest document file (50 MiB).")
+    dossier_documents_max_bytes: int = Field(
+        default=209_715_200, ge=1024, description="All of one dossier's component files together (200 MiB)."
+    )
+    document_retention_days: int = Field(
+        default=365,
+        ge=1,
+        description="`motcua documents purge` removes the files of dossiers finished longer ago (hashes are kept).",
+    )
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=10, ge=1)
     db_command_timeout: float = Field(default=5.0, gt=0, description="Seconds before a query is abandoned.")
@@ -95,3 +109,7 @@ class Settings(BaseSettings):
     tracking_window_seconds: int = Field(default=900, ge=1)
     log_level: str = Field(default="INFO")
     log_json: bool | None = Field(default=None, description="JSON logs; unset: JSON unless on a terminal.")
+
+    @property
+    def content_dir(self) -> Path:
+        return self.documents_dir or self.data_dir / "documents"
