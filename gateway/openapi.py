@@ -15,6 +15,8 @@ from gateway.api.jwks import OPENAPI_OPERATION as JWKS_OPERATION
 from gateway.schemas import (
     AckResult,
     AgencyEventRequest,
+    DocumentList,
+    DocumentUploaded,
     DossierView,
     Event,
     EventList,
@@ -35,6 +37,8 @@ OPENAPI = web.AppKey("openapi", dict)
 _REF = "#/components/schemas/{model}"
 
 _MODELS: list[type[BaseModel]] = [
+    DocumentList,
+    DocumentUploaded,
     IntakeRequest,
     Receipt,
     DossierView,
@@ -64,8 +68,10 @@ def _problems(*statuses: int) -> dict[str, Any]:
         403: "Không có quyền",
         404: "Không tìm thấy",
         409: "Xung đột",
+        410: "Không còn lưu trữ",
         413: "Dữ liệu quá lớn",
         415: "Sai kiểu dữ liệu",
+        416: "Đoạn dữ liệu không hợp lệ",
         422: "Dữ liệu không hợp lệ",
         429: "Quá nhiều yêu cầu",
         503: "Tạm thời không sẵn sàng",
@@ -90,6 +96,43 @@ _CODE = {
     "required": True,
     "schema": {"type": "string"},
     "description": "Dossier code {agency}-{yyMMdd}-{NNNN}",
+}
+_SHA256 = {
+    "name": "sha256",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+    "description": "The document's SHA-256 (lower-case hex): the content's name",
+}
+_PIN = {
+    "name": "X-Tracking-Pin",
+    "in": "header",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "The 6-digit PIN printed on the receipt",
+}
+_RANGE = {
+    "name": "Range",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "examples": ["bytes=0-1023"]},
+    "description": "One byte range (RFC 9110); If-Range with the ETag is honoured",
+}
+_FILE_BODY = {
+    "required": True,
+    "description": "The raw file, streamed. PDF, JPEG or PNG, recognised by its bytes; its SHA-256 must be the "
+    "one in the path; at most MOTCUA_DOCUMENT_MAX_BYTES",
+    "content": {
+        media_type: {"schema": {"type": "string", "contentMediaType": media_type}}
+        for media_type in ("application/pdf", "image/jpeg", "image/png", "application/octet-stream")
+    },
+}
+_FILE_ANSWER = {
+    "description": "The file (206 for a range: Content-Range), with ETag = its SHA-256; the download is recorded",
+    "content": {
+        media_type: {"schema": {"type": "string", "contentMediaType": media_type}}
+        for media_type in ("application/pdf", "image/jpeg", "image/png")
+    },
 }
 _SECURED = [{"apiKey": []}]
 _AUTH_ERRORS = (401, 403, 503)
@@ -237,6 +280,90 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             },
         ],
         "responses": {"200": _json(TrackingView, "The dossier's progress"), **_problems(400, 404, 429, 503)},
+    },
+    ("GET", "/v1/track/{code}/documents/{sha256}"): {
+        "operationId": "trackDownloadResult",
+        "summary": "The citizen downloads an electronic result (procedures that allow one) with the PIN",
+        "tags": ["citizen"],
+        "security": [],
+        "parameters": [_CODE, _SHA256, _PIN, _RANGE],
+        "responses": {
+            "200": _FILE_ANSWER,
+            "206": _FILE_ANSWER,
+            **_problems(400, 403, 404, 410, 416, 429, 503),
+        },
+    },
+    ("PUT", "/v1/dossiers/{code}/documents/{sha256}"): {
+        "operationId": "uploadComponent",
+        "summary": "The submitter uploads a component's file; once every required one is here the dossier is forwarded",
+        "tags": ["documents"],
+        "security": _SECURED,
+        "parameters": [
+            _CODE,
+            _SHA256,
+            {
+                "name": "component_code",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "maxLength": 300},
+                "description": "Needed when the intake did not declare this content; else it must agree",
+            },
+            {
+                "name": "name",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "maxLength": 300},
+                "description": "Needed when the intake did not declare this content; else it must agree",
+            },
+        ],
+        "requestBody": _FILE_BODY,
+        "responses": {
+            "201": _json(DocumentUploaded, "Stored and recorded in the timeline"),
+            "200": _json(DocumentUploaded, "The same file was already here: nothing new recorded"),
+            **_problems(404, 409, 413, 415, 422, *_AUTH_ERRORS),
+        },
+    },
+    ("GET", "/v1/dossiers/{code}/documents"): {
+        "operationId": "listDocuments",
+        "summary": "A dossier's components and results, with hashes and download paths",
+        "tags": ["documents"],
+        "security": _SECURED,
+        "parameters": [_CODE],
+        "responses": {"200": _json(DocumentList, "The documents"), **_problems(404, *_AUTH_ERRORS)},
+    },
+    ("GET", "/v1/dossiers/{code}/documents/{sha256}"): {
+        "operationId": "downloadDocument",
+        "summary": "Download a document: the submitter and the agencies whose step has started (not operators)",
+        "tags": ["documents"],
+        "security": _SECURED,
+        "parameters": [_CODE, _SHA256, _RANGE],
+        "responses": {
+            "200": _FILE_ANSWER,
+            "206": _FILE_ANSWER,
+            **_problems(404, 410, 416, *_AUTH_ERRORS),
+        },
+    },
+    ("PUT", "/v1/agency/dossiers/{code}/results/{sha256}"): {
+        "operationId": "uploadResult",
+        "summary": "A step's agency uploads a result document before reporting result_ready",
+        "tags": ["documents"],
+        "security": _SECURED,
+        "parameters": [
+            _CODE,
+            _SHA256,
+            {
+                "name": "name",
+                "in": "query",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 300},
+                "description": "The result document's name, e.g. Phiếu lý lịch tư pháp số 1",
+            },
+        ],
+        "requestBody": _FILE_BODY,
+        "responses": {
+            "201": _json(DocumentUploaded, "Stored and recorded in the timeline"),
+            **_problems(404, 409, 413, 415, 422, *_AUTH_ERRORS),
+        },
     },
     ("GET", "/v1/admin/outbox"): {
         "operationId": "adminOutbox",

@@ -219,7 +219,15 @@ class Receipt(BaseModel):
     )
     fees: Fees
     documents: list[Document]
-    missing_components: list[NamedCode]
+    missing_components: list[NamedCode] = Field(
+        description="Required components whose file has not arrived yet: the dossier is forwarded once none is"
+    )
+    upload_urls: dict[str, str] = Field(
+        description="Declared document's SHA-256 → where to PUT its file (the gateway checks hash and type)"
+    )
+    forwarding: Literal["queued", "awaiting_documents"] = Field(
+        description="queued: on its way to the agency; awaiting_documents: held until the missing files arrive"
+    )
     return_method: CounterReturn | PostalReturn
     routing: RoutingOut
     tracking_pin: str | None = Field(default=None, description="Shown once, in the intake answer only")
@@ -394,6 +402,50 @@ class SupplementRequest(Strict):
     officer: str | None = Field(default=None, max_length=100)
 
 
+class StepRef(BaseModel):
+    order: int
+    agency: str
+
+
+class DocumentView(BaseModel):
+    """A document linked to a dossier: a component from the submitter, or a result from a step's agency."""
+
+    kind: Literal["component", "result"]
+    name: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    size: int
+    media_type: Literal["application/pdf", "image/jpeg", "image/png"] = Field(description="Checked on the bytes")
+    uploaded_at: AwareDatetime
+    href: str | None = Field(description="Download path (authenticated, range-capable); null once purged")
+    purged_at: AwareDatetime | None = Field(description="The bytes were removed after retention; the hash stays")
+    component_code: str | None = None
+    step: StepRef | None = None
+
+
+class DocumentUploaded(BaseModel):
+    documents: list[DocumentView] = Field(description="The content's links: one per component it was declared as")
+    missing_components: list[NamedCode] | None = Field(
+        default=None, description="Components: the required ones still missing"
+    )
+    forwarding: Literal["queued", "awaiting_documents"] | None = Field(
+        default=None, description="Components: whether the dossier is on its way to the agency"
+    )
+
+
+class DocumentList(BaseModel):
+    items: list[DocumentView]
+    missing_components: list[NamedCode]
+
+
+class TrackingResult(BaseModel):
+    name: str
+    sha256: str
+    size: int
+    media_type: str
+    step: int
+    href: str | None = Field(description="With the PIN, where the procedure allows an electronic result")
+
+
 class TrackingTimelineItem(BaseModel):
     label: str
     status_label: str
@@ -410,6 +462,7 @@ class TrackingView(BaseModel):
     appointment_at: AwareDatetime
     return_method: str
     steps: list[DossierStep]
+    results: list[TrackingResult] = Field(description="The agencies' result documents: names and hashes")
     timeline: list[TrackingTimelineItem]
 
 

@@ -73,6 +73,9 @@ class Procedure(_Entry):
     non_geographic: Literal["nationwide", "province", "none"] = "nationwide"
     postal_intake: bool = True
     postal_return: bool = True
+    electronic_result: bool = Field(
+        default=False, description="The result may be handed over as a file: the citizen downloads it with the PIN"
+    )
     processing: ProcessingTime
     same_day_cutoff: time | None = Field(
         default=None, description="Same-day procedures: receipts after it count next day"

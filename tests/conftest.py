@@ -96,8 +96,8 @@ async def db(db_url: str) -> AsyncIterator[asyncpg.Connection]:
 
 
 @pytest.fixture
-def settings(db_url: str) -> Settings:
-    return Settings(database_url=db_url, secret_key=SecretStr(SECRET), db_pool_max=20)
+def settings(db_url: str, tmp_path: Path) -> Settings:
+    return Settings(database_url=db_url, secret_key=SecretStr(SECRET), db_pool_max=20, data_dir=tmp_path)
 
 
 @pytest.fixture

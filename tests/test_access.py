@@ -4,7 +4,7 @@ import pytest
 
 from gateway.security import key_prefix
 from gateway.store import clients
-from tests.samples import postal_dossier
+from tests.samples import postal_dossier, upload_documents
 
 UNKNOWN_CODE = "000.00.10.H26-000101-9999"
 MESSAGE_ID = "00000000-0000-4000-8000-000000000000"
@@ -13,7 +13,9 @@ MESSAGE_ID = "00000000-0000-4000-8000-000000000000"
 async def file(client, org, key="a1") -> dict:
     answer = await client.post("/v1/dossiers", json=postal_dossier(), headers={**org.auth, "Idempotency-Key": key})
     assert answer.status == 201, await answer.text()
-    return await answer.json()
+    receipt = await answer.json()
+    await upload_documents(client, org, receipt)
+    return receipt
 
 
 async def inbox_message_id(client, org) -> str:
@@ -146,7 +148,7 @@ async def test_other_agency_cannot_report_events(client, orgs, db):
         "dossier.not_found",
     )
     assert without_code(hidden, code) == without_code(unknown, UNKNOWN_CODE)
-    assert await db.fetchval("SELECT count(*) FROM dossier_events") == 1
+    assert await db.fetchval("SELECT count(*) FROM dossier_events") == 2  # received, document_received
     assert await db.fetchval("SELECT status FROM dossiers") == "received"
 
 
@@ -162,7 +164,7 @@ async def test_submitter_agency_and_admin_see_the_dossier(client, orgs, reader):
     assert "tracking_pin" not in view["receipt"]
     events = await client.get(f"/v1/dossiers/{code}/events", headers=auth)
     assert events.status == 200
-    assert [item["type"] for item in (await events.json())["items"]] == ["received"]
+    assert [item["type"] for item in (await events.json())["items"]] == ["received", "document_received"]
 
 
 async def test_agency_cannot_ack_another_agencys_message(client, orgs, db):

@@ -6,14 +6,11 @@ import subprocess
 
 from gateway.store.audit import verify_chains
 from tests.processes import MOTCUA
-from tests.samples import postal_dossier
+from tests.samples import file_dossier, postal_dossier
 
 
 async def _dossier_with_events(client, orgs, key: str) -> str:
-    filed = await client.post(
-        "/v1/dossiers", json=postal_dossier(), headers={**orgs.postal.auth, "Idempotency-Key": key}
-    )
-    code = (await filed.json())["code"]
+    code = (await file_dossier(client, orgs.postal, postal_dossier(), key))["code"]
     for event in ("accepted", "result_ready"):
         answer = await client.post(f"/v1/agency/dossiers/{code}/events", json={"type": event}, headers=orgs.agency.auth)
         assert answer.status == 201, await answer.text()
@@ -30,9 +27,9 @@ async def test_intact_chains_verify(client, orgs, db, db_url):
     for key in ("a", "b"):
         await _dossier_with_events(client, orgs, key)
     report = await verify_chains(db)
-    assert (report.dossiers, report.events, report.broken) == (2, 6, [])
+    assert (report.dossiers, report.events, report.broken) == (2, 8, [])  # received, document_received, 2 agency's
     cli = _audit(db_url)
-    assert cli.returncode == 0 and "2 hồ sơ, 6 sự kiện: mọi chuỗi nguyên vẹn" in cli.stdout
+    assert cli.returncode == 0 and "2 hồ sơ, 8 sự kiện: mọi chuỗi nguyên vẹn" in cli.stdout
 
 
 async def test_an_edited_event_is_named(client, orgs, db, db_url):

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.app import create_app
-from tests.samples import postal_dossier
+from tests.samples import postal_dossier, upload_documents
 
 VIETNAMESE = re.compile(r"[ăâđêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ]", re.IGNORECASE)
 
@@ -55,7 +55,9 @@ async def file_dossier(client, orgs) -> str:
         "/v1/dossiers", data=json.dumps(postal_dossier()), headers=intake_headers(orgs.postal, "filed")
     )
     assert answer.status == 201, await answer.text()
-    return (await answer.json())["code"]
+    receipt = await answer.json()
+    await upload_documents(client, orgs.postal, receipt)  # the agency sees the dossier once it is forwarded
+    return receipt["code"]
 
 
 # --- the body as such ------------------------------------------------------------------------------
@@ -264,7 +266,7 @@ async def test_event_from_the_wrong_status_is_409(client, orgs, db):
     body = await problem(answer, 409, "dossier.invalid_transition")
     assert (body["current_status"], body["event"]) == ("received", "result_ready")
     assert await db.fetchval("SELECT status FROM dossiers") == "received"
-    assert await db.fetchval("SELECT count(*) FROM dossier_events") == 1
+    assert await db.fetchval("SELECT count(*) FROM dossier_events") == 2  # received, document_received
 
 
 EVENT_CASES = {
@@ -295,7 +297,7 @@ async def test_invalid_event_is_422(client, orgs, db, event, expected):
     answer = await client.post(f"/v1/agency/dossiers/{code}/events", json=event, headers=orgs.agency.auth)
     body = await problem(answer, 422, "validation.failed")
     assert [(e["field"], e["type"]) for e in body["errors"]] == expected
-    assert await db.fetchval("SELECT count(*) FROM dossier_events") == 1
+    assert await db.fetchval("SELECT count(*) FROM dossier_events") == 2  # received, document_received
 
 
 async def test_repeated_event_id_is_recorded_once(client, orgs, db):
@@ -306,9 +308,9 @@ async def test_repeated_event_id_is_recorded_once(client, orgs, db):
     assert first.status == 201, await first.text()
     again = await client.post(f"/v1/agency/dossiers/{code}/events", json=event, headers=orgs.agency.auth)
     assert again.status == 200, await again.text()
-    assert (await again.json())["seq"] == (await first.json())["seq"] == 2
+    assert (await again.json())["seq"] == (await first.json())["seq"] == 3  # after received, document_received
     assert await db.fetchval("SELECT count(*) FROM dossier_events WHERE external_id = 'evt-1'") == 1
-    assert await db.fetchval("SELECT count(*) FROM dossier_events") == 2
+    assert await db.fetchval("SELECT count(*) FROM dossier_events") == 3
 
 
 # --- inbox query ------------------------------------------------------------------------------------
@@ -342,6 +344,7 @@ async def test_issued_cursor_pages_on(client, orgs):
             "/v1/dossiers", data=json.dumps(postal_dossier()), headers=intake_headers(orgs.postal, f"p{i}")
         )
         assert filed.status == 201
+        await upload_documents(client, orgs.postal, await filed.json())
     first = await (await client.get("/v1/agency/inbox", params={"limit": "2"}, headers=orgs.agency.auth)).json()
     assert len(first["items"]) == 2 and first["next_cursor"]
     rest = await client.get(

@@ -16,25 +16,16 @@ from gateway.store.audit import verify_chains
 from gateway.worker import claim
 from gateway.workflow.steps import aggregate
 from tests.conftest import Org, make_org
-from tests.samples import SHA, postal_dossier
+from tests.samples import SHA, document, file_dossier, postal_dossier
 
 BIRTH = "2.000986"  # birth registration (1) → permanent residence (2) → health-insurance card (3)
 DEATH = "1.011537"  # death registration (1) → residence removal (2) and funeral allowance (2), side by side
 UBND, CONG_AN, BHXH = "000.04.00.H26", "000.04.20.H26", "000.00.40.H26"  # phường Ba Đình, Hà Nội
 
 
-def _documents() -> list[dict]:
-    return [
-        {"component_code": code, "name": code, "sha256": SHA, "size": 1024, "media_type": "application/pdf"}
-        for code in ("TK_LT", "GCS")
-    ]
-
-
 def composite_dossier(procedure: str) -> dict:
-    documents = _documents()
-    if procedure == DEATH:
-        documents[1]["component_code"] = "GBT"
-    return postal_dossier(procedure_code=procedure, documents=documents, fees=[])
+    second = "GCS" if procedure == BIRTH else "GBT"
+    return postal_dossier(procedure_code=procedure, documents=[document("TK_LT"), document(second)], fees=[])
 
 
 @dataclass
@@ -57,11 +48,7 @@ async def agencies(db) -> Agencies:
 
 
 async def _file(client, orgs, procedure: str, key: str = "k") -> dict:
-    answer = await client.post(
-        "/v1/dossiers", json=composite_dossier(procedure), headers={**orgs.postal.auth, "Idempotency-Key": key}
-    )
-    assert answer.status == 201, await answer.text()
-    return await answer.json()
+    return await file_dossier(client, orgs.postal, composite_dossier(procedure), key)
 
 
 async def _inbox(client, agency: Org) -> list[dict]:
@@ -157,6 +144,8 @@ async def test_steps_go_to_their_agencies_in_order_and_the_result_comes_when_all
     timeline = [(e["type"], e["data"].get("step", {}).get("agency"), e["status_after"]) for e in events["items"]]
     assert timeline == [
         ("received", None, "received"),
+        ("document_received", None, "received"),
+        ("document_received", None, "received"),
         ("forwarded", UBND, "forwarded"),
         ("accepted", UBND, "processing"),
         ("result_ready", UBND, "processing"),

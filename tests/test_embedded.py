@@ -12,6 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from gateway.store.embedded import EmbeddedPostgres
+from tests.filing import upload_documents_to
 from tests.processes import MOTCUA, MotcuaProcess, motcua_env
 from tests.samples import postal_dossier
 
@@ -130,7 +131,9 @@ async def test_second_run_keeps_the_keys_and_the_data_of_the_first(demo, session
         f"{demo.base}/v1/dossiers", json=postal_dossier(), headers={**bearer(keys["postal"]), "Idempotency-Key": "k1"}
     ) as filed:
         assert filed.status == 201, await filed.text()
-        code = (await filed.json())["code"]
+        receipt = await filed.json()
+        code = receipt["code"]
+    await upload_documents_to(session, demo.base, bearer(keys["postal"]), receipt)  # forwarded once its file is in
     assert await demo.interrupt() == 0, demo.tail()
 
     await demo.start(session)

@@ -5,7 +5,7 @@ import asyncio
 import json
 
 from gateway.workflow.intake import request_fingerprint
-from tests.samples import postal_dossier
+from tests.samples import postal_dossier, upload_documents
 
 
 def reorder(value):
@@ -61,6 +61,8 @@ async def test_replay_returns_the_original_answer(client, orgs, db):
     assert replayed == original
     assert replayed["tracking_pin"] == original["tracking_pin"]
     assert await dossier_count(db) == 1
+    assert await db.fetchval("SELECT count(*) FROM outbox") == 1  # no delivery before the files arrive
+    await upload_documents(client, orgs.postal, original)
     assert await db.fetchval("SELECT count(*) FROM outbox") == 2
 
 

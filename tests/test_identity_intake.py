@@ -18,7 +18,7 @@ from gateway.settings import Settings
 from gateway.store.embedded import free_port
 from identity.keys import create_demo_keys
 from identity.simulator import SimulatorConfig, start_simulator
-from tests.samples import postal_dossier
+from tests.samples import postal_dossier, upload_documents
 
 POPULATION = 300  # the fixtures are always in it; a small population starts fast
 
@@ -78,7 +78,10 @@ async def verified_client(aiohttp_client, settings, register) -> TestClient:
 async def _file(client, org, key: str, **changes):
     body = postal_dossier()
     body["applicant"] |= changes
-    return await client.post("/v1/dossiers", json=body, headers={**org.auth, "Idempotency-Key": key})
+    answer = await client.post("/v1/dossiers", json=body, headers={**org.auth, "Idempotency-Key": key})
+    if answer.status == 201:  # a filed dossier goes on once its files are there: send them as a post office does
+        await upload_documents(client, org, await answer.json())
+    return answer
 
 
 async def test_a_known_applicant_is_verified_with_signed_evidence_and_an_audit_row(verified_client, orgs, db):

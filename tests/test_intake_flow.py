@@ -7,7 +7,7 @@ from gateway.app import create_app
 from gateway.settings import Settings
 from mapping import WorkingCalendar, load_catalog
 from mapping.calendar import VN_TZ
-from tests.samples import postal_dossier
+from tests.samples import postal_dossier, upload_documents
 
 
 async def test_dossier_travels_from_post_office_to_agency_and_citizen(client, orgs, db):
@@ -24,6 +24,7 @@ async def test_dossier_travels_from_post_office_to_agency_and_citizen(client, or
     assert receipt["fees"]["outstanding"] == 0
     assert len(receipt["tracking_pin"]) == 6 and receipt["tracking_pin"].isdigit()
     assert filed.headers["Location"] == f"/v1/dossiers/{code}"
+    await upload_documents(client, orgs.postal, receipt)  # the scanned form: the dossier goes on to the agency
 
     inbox = await client.get("/v1/agency/inbox", headers=orgs.agency.auth)
     assert inbox.status == 200
@@ -49,6 +50,7 @@ async def test_dossier_travels_from_post_office_to_agency_and_citizen(client, or
     assert view["status"] == "result_ready"
     assert [item["label"] for item in view["timeline"]] == [
         "Tiếp nhận hồ sơ",
+        "Đã nhận bản điện tử thành phần hồ sơ",
         "Cơ quan giải quyết đã nhận hồ sơ",
         "Cơ quan bắt đầu giải quyết",
         "Đã có kết quả giải quyết",
@@ -57,8 +59,8 @@ async def test_dossier_travels_from_post_office_to_agency_and_citizen(client, or
 
     outbox = await db.fetch("SELECT kind, status FROM outbox ORDER BY id")
     assert [(r["kind"], r["status"]) for r in outbox] == [
-        ("agency.deliver", "delivered"),
         ("dvcqg.sync_dossier", "pending"),
+        ("agency.deliver", "delivered"),  # queued by the upload that completed the dossier, after the intake
     ]
 
 

@@ -9,7 +9,7 @@ from gateway.keys import SERVICES
 from gateway.workflow.lifecycle import AGENCY_EVENTS
 from gateway.workflow.overdue import scan_overdue
 from mapping import WorkingCalendar
-from tests.samples import SHA, counter_dossier, postal_dossier
+from tests.samples import SHA, counter_dossier, file_dossier, postal_dossier
 
 CALENDAR = WorkingCalendar()
 DVCQG = {
@@ -72,12 +72,8 @@ FINISHED = ["withdrawn", "stopped", "refused", "returned"]
 
 
 async def _file(client, orgs, key="k", body=None, org=None) -> dict:
-    org = org or orgs.postal
-    answer = await client.post(
-        "/v1/dossiers", json=body or postal_dossier(), headers={**org.auth, "Idempotency-Key": key}
-    )
-    assert answer.status == 201, await answer.text()
-    return await answer.json()
+    """Filed and its files uploaded by the submitter: forwarded to the agency."""
+    return await file_dossier(client, org or orgs.postal, body or postal_dossier(), key)
 
 
 async def _event(client, orgs, code, event_type, **fields):

@@ -18,7 +18,7 @@ from gateway.settings import Settings
 from gateway.store import endpoints
 from gateway.store.embedded import EmbeddedPostgres
 from tests.conftest import SECRET, make_org
-from tests.samples import postal_dossier
+from tests.samples import postal_dossier, upload_documents
 
 AGENCY = "000.00.10.H26"
 DATABASE = "motcua_drain"
@@ -65,9 +65,12 @@ async def test_postgres_restarted_mid_run_then_the_worker_drains(server, aiohttp
 
         async def file(key: str) -> aiohttp.ClientResponse:
             async with asyncio.timeout(15):  # never a hang
-                return await client.post(
+                answer = await client.post(
                     "/v1/dossiers", json=postal_dossier(), headers={**postal.auth, "Idempotency-Key": key}
                 )
+                if answer.status == 201:  # its file, so that it is forwarded
+                    await upload_documents(client, postal, await answer.json())
+                return answer
 
         before = await file("before")
         assert before.status == 201, await before.text()

@@ -4,21 +4,15 @@ the legal clock then starts from that acknowledgement."""
 from datetime import datetime, timedelta
 
 from mapping import WorkingCalendar, load_catalog
-from tests.samples import counter_dossier, postal_dossier
+from tests.samples import counter_dossier, file_dossier, postal_dossier
 
 CALENDAR = WorkingCalendar()
 PROCEDURE = load_catalog().procedure("2.000488", datetime.now().date())
 
 
-async def _file(client, org, body, key):
-    answer = await client.post("/v1/dossiers", json=body, headers={**org.auth, "Idempotency-Key": key})
-    assert answer.status == 201, await answer.text()
-    return await answer.json()
-
-
 async def test_postal_receipt_shows_an_estimate_with_transit_time(client, orgs, settings):
     """A postal receipt's appointment adds the configured transit time before the processing time."""
-    receipt = await _file(client, orgs.postal, postal_dossier(), "p1")
+    receipt = await file_dossier(client, orgs.postal, postal_dossier(), "p1")
     received = datetime.fromisoformat(receipt["received_at"])
     transit = timedelta(hours=settings.postal_transit_hours)
     assert receipt["appointment_estimated"] is True
@@ -30,7 +24,9 @@ async def test_postal_receipt_shows_an_estimate_with_transit_time(client, orgs, 
 
 async def test_counter_receipt_is_dated_from_receipt(client, orgs):
     """A counter receipt's appointment is the legal one at once, counted from the receipt."""
-    receipt = await _file(client, orgs.counter, counter_dossier(applicant={**postal_dossier()["applicant"]}), "c1")
+    receipt = await file_dossier(
+        client, orgs.counter, counter_dossier(applicant={**postal_dossier()["applicant"]}), "c1"
+    )
     assert receipt["appointment_estimated"] is False
     assert datetime.fromisoformat(receipt["appointment_at"]) == CALENDAR.appointment(
         datetime.fromisoformat(receipt["received_at"]), PROCEDURE.processing
@@ -40,7 +36,7 @@ async def test_counter_receipt_is_dated_from_receipt(client, orgs):
 async def test_agency_receipt_of_the_paper_dossier_starts_the_legal_clock(client, orgs):
     """When the agency reports the paper dossier received, the appointment is re-dated from that moment,
     shown to the submitter and the citizen, and the event keeps the old and new dates."""
-    receipt = await _file(client, orgs.postal, postal_dossier(), "p2")
+    receipt = await file_dossier(client, orgs.postal, postal_dossier(), "p2")
     reported = await client.post(
         f"/v1/agency/dossiers/{receipt['code']}/events", json={"type": "physical_received"}, headers=orgs.agency.auth
     )
@@ -61,13 +57,15 @@ async def test_agency_receipt_of_the_paper_dossier_starts_the_legal_clock(client
 
 async def test_paper_dossier_is_received_once_and_only_for_postal_dossiers(client, orgs):
     """A second report of the paper dossier is 409, and a counter dossier has no paper dossier in the post."""
-    postal = await _file(client, orgs.postal, postal_dossier(), "p3")
+    postal = await file_dossier(client, orgs.postal, postal_dossier(), "p3")
     url = f"/v1/agency/dossiers/{postal['code']}/events"
     assert (await client.post(url, json={"type": "physical_received"}, headers=orgs.agency.auth)).status == 201
     again = await client.post(url, json={"type": "physical_received"}, headers=orgs.agency.auth)
     assert again.status == 409 and (await again.json())["code"] == "dossier.invalid_transition"
 
-    counter = await _file(client, orgs.counter, counter_dossier(applicant={**postal_dossier()["applicant"]}), "c2")
+    counter = await file_dossier(
+        client, orgs.counter, counter_dossier(applicant={**postal_dossier()["applicant"]}), "c2"
+    )
     refused = await client.post(
         f"/v1/agency/dossiers/{counter['code']}/events", json={"type": "physical_received"}, headers=orgs.agency.auth
     )

@@ -1,7 +1,8 @@
 """Push crash (the gateway and an outbox worker as real processes on the test database, the agency simulator on a
-real port): while dossiers are filed, the worker is killed with SIGKILL twice and the gateway once, each restarted.
-Every dossier answered 201 reaches the agency, under one message id, the agency deduping any re-send; every
-delivery row ends delivered with the agency's receipt, and every dossier has exactly one 'received' event."""
+real port): while dossiers are filed and their files uploaded, the worker is killed with SIGKILL twice and the
+gateway once, each restarted. Every dossier answered 201 (its file sent until an upload is answered) reaches the
+agency, under one message id, the agency deduping any re-send; every delivery row ends delivered with the
+agency's receipt, and every dossier has exactly one 'received' and one 'document_received' event."""
 
 import asyncio
 import contextlib
@@ -16,6 +17,7 @@ from adapters.agency.simulator import AgencySimulatorConfig, start_agency_simula
 from gateway import jws
 from gateway.store import endpoints
 from tests.conftest import SECRET, make_org
+from tests.filing import upload_documents_to
 from tests.processes import MOTCUA, MotcuaProcess, motcua_env
 from tests.samples import postal_dossier
 
@@ -95,6 +97,7 @@ async def test_killed_workers_and_gateway_lose_and_duplicate_no_push(db, db_url,
         "MOTCUA_WORKER_POLL_SECONDS": "0.05",
         "MOTCUA_IDEMPOTENCY_LEASE_SECONDS": "1",
         "MOTCUA_WORKER_LEASE_SECONDS": "3",  # a killed worker's claims come back quickly
+        "MOTCUA_DATA_DIR": str(tmp_path / "data"),  # the content store of the uploads
     }
     postal = await make_org(db, "Bưu điện Ba Đình", "postal", unit_code="00004")
     gateway = MotcuaProcess("serve", tmp_path / "gateway.log", motcua_env(**env))
@@ -115,19 +118,26 @@ async def test_killed_workers_and_gateway_lose_and_duplicate_no_push(db, db_url,
 
             async def file(key: str) -> None:
                 body = postal_dossier()
+                receipt = None
                 async with asyncio.timeout(30):
                     while True:
                         try:
-                            async with session.post(
-                                f"{gateway.base}/v1/dossiers",
-                                json=body,
-                                headers={**postal.auth, "Idempotency-Key": key},
-                            ) as response:
-                                answer = await response.json(content_type=None)
-                                if response.status == 201:
-                                    answered[key] = answer["code"]
-                                    return
-                                assert response.status == 409 and answer["code"] == "idempotency.in_flight", answer
+                            if receipt is None:
+                                async with session.post(
+                                    f"{gateway.base}/v1/dossiers",
+                                    json=body,
+                                    headers={**postal.auth, "Idempotency-Key": key},
+                                ) as response:
+                                    answer = await response.json(content_type=None)
+                                    if response.status == 201:
+                                        answered[key] = answer["code"]
+                                        receipt = answer
+                                    else:
+                                        assert response.status == 409, answer
+                                        assert answer["code"] == "idempotency.in_flight", answer
+                            if receipt is not None:  # the file, until an upload is answered (a PUT: safe to repeat)
+                                await upload_documents_to(session, gateway.base, postal.auth, receipt)
+                                return
                         except (aiohttp.ClientError, TimeoutError):
                             pass  # the gateway is down or was killed mid-request: try again, same key
                         await asyncio.sleep(0.2)
@@ -208,6 +218,11 @@ async def test_killed_workers_and_gateway_lose_and_duplicate_no_push(db, db_url,
     )
     assert {row["code"] for row in received} == codes
     assert {row["events"] for row in received} == {1}
+    arrivals = await db.fetch(
+        "SELECT d.code, count(e.id) AS events FROM dossiers d"
+        " LEFT JOIN dossier_events e ON e.dossier_id = d.id AND e.type = 'document_received' GROUP BY d.code"
+    )
+    assert {row["events"] for row in arrivals} == {1}
 
 
 async def _first(session: aiohttp.ClientSession, url: str) -> bool:

@@ -17,7 +17,7 @@ from gateway.keys import SERVICES
 from gateway.settings import Settings
 from gateway.store import endpoints
 from gateway.workflow import deliver
-from tests.samples import postal_dossier
+from tests.samples import file_dossier, postal_dossier
 
 AGENCY = "000.00.10.H26"
 
@@ -151,11 +151,8 @@ async def _simulator(url: str, behaviour: dict | None = None) -> dict:
 
 
 async def _file_dossier(client, orgs, key: str = "p1") -> str:
-    filed = await client.post(
-        "/v1/dossiers", json=postal_dossier(), headers={**orgs.postal.auth, "Idempotency-Key": key}
-    )
-    assert filed.status == 201, await filed.text()
-    return (await filed.json())["code"]
+    """Filed and its files uploaded, so its delivery is queued."""
+    return (await file_dossier(client, orgs.postal, postal_dossier(), key))["code"]
 
 
 async def _delivery(client) -> object:
@@ -181,8 +178,8 @@ async def test_push_reaches_the_agency_once_signed_and_stores_its_receipt(gatewa
     assert receipt["answer"]["verified_kid"] == keys_for(services).kid == receipt["signed"]["kid"]
     assert await db.fetchval("SELECT status FROM dossiers WHERE code = $1", code) == "forwarded"
     events = await db.fetch("SELECT type, data FROM dossier_events ORDER BY id")
-    assert [e["type"] for e in events] == ["received", "forwarded"]
-    assert json.loads(events[1]["data"])["mode"] == "push"
+    assert [e["type"] for e in events] == ["received", "document_received", "forwarded"]
+    assert json.loads(events[2]["data"])["mode"] == "push"
 
     keys = await (await gateway.get("/.well-known/jwks.json")).json()
     assert [k["kid"] for k in keys["keys"]] == [keys_for(services).kid]
@@ -246,7 +243,8 @@ async def test_pull_deliveries_are_not_claimable_for_push(gateway, orgs, db):
         await deliver.handle(services, row)
 
     await endpoints.set_endpoint(db, AGENCY, "https://agency.example/inbox")
-    assert [r["kind"] for r in await db.fetch(claimable)] == ["agency.deliver", "dvcqg.sync_dossier"]
+    # the delivery was queued by the upload, after the intake's sync
+    assert [r["kind"] for r in await db.fetch(claimable)] == ["dvcqg.sync_dossier", "agency.deliver"]
     await endpoints.set_endpoint(db, AGENCY, "https://agency.example/inbox", enabled=False)
     assert [r["kind"] for r in await db.fetch(claimable)] == ["dvcqg.sync_dossier"]
     assert await endpoints.delete_endpoint(db, AGENCY) is True

@@ -11,7 +11,7 @@ import pytest
 from adapters.agency.simulator import AgencySimulatorConfig, start_agency_simulator
 from gateway.app import create_app
 from gateway.store import endpoints
-from tests.samples import postal_dossier
+from tests.samples import file_dossier, postal_dossier
 
 AGENCY = "000.00.10.H26"
 
@@ -42,11 +42,8 @@ async def _sim(url: str, mode: str | None = None, seconds: float | None = None) 
 
 
 async def _file(client, orgs, key: str) -> str:
-    filed = await client.post(
-        "/v1/dossiers", json=postal_dossier(), headers={**orgs.postal.auth, "Idempotency-Key": key}
-    )
-    assert filed.status == 201, await filed.text()
-    return (await filed.json())["code"]
+    """Filed and its files uploaded: the upload queues the push."""
+    return (await file_dossier(client, orgs.postal, postal_dossier(), key))["code"]
 
 
 async def _until(predicate, seconds: float = 20.0):

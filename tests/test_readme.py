@@ -51,9 +51,15 @@ async def test_try_it_commands_work_as_written(open_tmp_path):
         lines = out.decode().rstrip().splitlines()
         assert '"form": "01"' in lines[0]
         assert '"identity_status": "verified"' in lines[0]  # checked against the demo's register simulator
-        assert '"dossier_code": "000.00.10.H26-' in lines[1]
+        assert '"forwarding": "queued"' in lines[1]  # 1b: the declared form uploaded, hash and type checked
+        assert '"dossier_code": "000.00.10.H26-' in lines[2]
+        assert lines[4] == "200 application/pdf 633 bytes"  # the agency downloads the form
+        assert '"kind": "result"' in lines[6]
         assert any('"type": "result_ready"' in line for line in lines)
-        assert lines[-2].startswith('{"code": "000.00.10.H26-') and '"status": "result_ready"' in lines[-2]
+        assert lines[-3] == "200 application/pdf 618 bytes"  # the citizen downloads the result with the PIN
+        tracked = json.loads(lines[-2])
+        assert tracked["code"].startswith("000.00.10.H26-") and tracked["status"] == "result_ready"
+        assert [result["name"] for result in tracked["results"]] == ["Phieu-LLTP-so-1"]
         pushed = json.loads(lines[-1])  # step 5: what the simulated Sở Tư pháp Đà Nẵng received, signature checked
         assert [code[:14] for code in pushed["dossiers"]] == ["000.00.10.H17-"] and pushed["rejected"] == 0
     finally:

@@ -10,17 +10,14 @@ from pydantic import SecretStr
 from gateway.app import create_app
 from gateway.settings import Settings
 from tests.conftest import SECRET, make_org
-from tests.samples import POSTAL_DOSSIER, postal_dossier
+from tests.samples import POSTAL_DOSSIER, file_dossier, postal_dossier
 
 PIN_HEADER = "X-Tracking-Pin"
 
 
 async def file(client, orgs) -> dict:
-    answer = await client.post(
-        "/v1/dossiers", json=postal_dossier(), headers={**orgs.postal.auth, "Idempotency-Key": "t1"}
-    )
-    assert answer.status == 201, await answer.text()
-    return await answer.json()
+    """Filed and its files uploaded: on its way to the agency."""
+    return await file_dossier(client, orgs.postal, postal_dossier(), "t1")
 
 
 def wrong(pin: str) -> str:
@@ -37,7 +34,10 @@ async def test_code_and_pin_show_the_timeline_without_personal_data(client, orgs
     # The same instant (the receipt gives it in Vietnam time, the database answers in UTC).
     assert datetime.fromisoformat(view["appointment_at"]) == datetime.fromisoformat(receipt["appointment_at"])
     assert view["agency"] == receipt["agency"]
-    assert [(item["label"], item["status_label"]) for item in view["timeline"]] == [("Tiếp nhận hồ sơ", "Đã tiếp nhận")]
+    assert [(item["label"], item["status_label"]) for item in view["timeline"]] == [
+        ("Tiếp nhận hồ sơ", "Đã tiếp nhận"),
+        ("Đã nhận bản điện tử thành phần hồ sơ", "Đã tiếp nhận"),
+    ]
     text = await answer.text()
     applicant = POSTAL_DOSSIER["applicant"]
     for personal in (
@@ -63,7 +63,11 @@ async def test_timeline_follows_agency_events(client, orgs):
         await client.get(f"/v1/track/{receipt['code']}", headers={PIN_HEADER: receipt["tracking_pin"]})
     ).json()
     assert view["status"] == "processing"
-    assert [item["label"] for item in view["timeline"]] == ["Tiếp nhận hồ sơ", "Cơ quan bắt đầu giải quyết"]
+    assert [item["label"] for item in view["timeline"]] == [
+        "Tiếp nhận hồ sơ",
+        "Đã nhận bản điện tử thành phần hồ sơ",
+        "Cơ quan bắt đầu giải quyết",
+    ]
 
 
 async def test_wrong_pin_and_unknown_code_look_the_same(client, orgs):

@@ -16,7 +16,8 @@ from gateway.keys import SERVICES, Services
 from gateway.schemas import AgencyEventRequest
 from gateway.store import dossiers, outbox
 from gateway.store.clients import Principal
-from gateway.workflow import clock, lifecycle, steps
+from gateway.workflow import clock, lifecycle, returning, steps
+from gateway.workflow import documents as uploads
 from gateway.workflow.forwarding import record_forwarded
 
 routes = web.RouteTableDef()
@@ -162,6 +163,8 @@ async def _report_on_step(
     data = event.details
     if event.type == "supplement_requested":
         data |= await clock.stop_for_supplement(conn, dossier, occurred_at)
+    elif event.type == "result_ready":
+        data["documents"] = await uploads.step_results(conn, dossier["id"], step)
     status, composite = await steps.move(conn, dossier["id"], step, transition.to, occurred_at, result=event.details)
     if composite:
         data |= {"step": steps.describe(step)}
@@ -177,6 +180,8 @@ async def _report_on_step(
     )
     if event.type == "result_ready":
         await steps.advance(conn, dossier["id"], occurred_at)
+    if status == "result_ready":
+        await returning.result_ready(conn, dossier)
     return row
 
 

@@ -2,15 +2,18 @@
 
 import hmac
 
+import asyncpg
 from aiohttp import web
 
+from gateway.api.documents import send
 from gateway.api.intake import event_view
-from gateway.errors import BadRequest, NotFound, TooManyRequests
+from gateway.errors import BadRequest, Forbidden, NotFound, TooManyRequests
 from gateway.http import json_response
-from gateway.keys import SERVICES
+from gateway.keys import SERVICES, Services
 from gateway.security import hash_pin
-from gateway.store import dossiers, tracking
+from gateway.store import documents, dossiers, tracking
 from gateway.store import steps as dossier_steps
+from gateway.workflow import documents as uploads
 from gateway.workflow import steps
 from gateway.workflow.lifecycle import STATUSES
 
@@ -26,9 +29,9 @@ def _not_found() -> NotFound:
     return NotFound("Không tìm thấy hồ sơ với mã hồ sơ và mã tra cứu (PIN) đã nhập.", code="tracking.not_found")
 
 
-@routes.get("/v1/track/{code}")
-async def track(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
+async def _pin_checked(request: web.Request, services: Services) -> asyncpg.Record:
+    """The dossier named in the path, if the PIN matches; failures count toward limits per code and per
+    client address, and a code over its limit answers 429 whatever the PIN."""
     settings = services.settings
     code = request.match_info["code"][:64].replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL
     pin = request.headers.get(PIN_HEADER)
@@ -55,10 +58,26 @@ async def track(request: web.Request) -> web.Response:
         if not found:
             for subject in subjects:
                 await tracking.record_failure(conn, subject, settings.tracking_window_seconds)
-        events = await dossiers.list_events(conn, dossier["id"]) if found else []
-        step_rows = await dossier_steps.list_for(conn, dossier["id"]) if found else []
     if not found:  # raised only now: the failure must be committed, not rolled back with the answer
         raise _not_found()
+    return dossier
+
+
+def _result_href(services: Services, dossier: asyncpg.Record, row: asyncpg.Record) -> str | None:
+    """Results download with the PIN only where the procedure allows an electronic result."""
+    if not uploads.procedure_of(services, dossier).electronic_result or row["purged_at"] is not None:
+        return None
+    return f"/v1/track/{dossier['code']}/documents/{row['sha256']}"
+
+
+@routes.get("/v1/track/{code}")
+async def track(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    dossier = await _pin_checked(request, services)
+    async with services.connection() as conn:
+        events = await dossiers.list_events(conn, dossier["id"])
+        step_rows = await dossier_steps.list_for(conn, dossier["id"])
+        results = await documents.list_for(conn, dossier["id"], "result")
     status = STATUSES[dossier["status"]]
     receipt = dossier["receipt"]
     names = {s["agency"]["identifier"]: s["agency"]["name"] for s in receipt["routing"]["steps"]}
@@ -73,6 +92,17 @@ async def track(request: web.Request) -> web.Response:
             "appointment_at": dossier["appointment_at"],
             "return_method": receipt["return_method"]["type"],
             "steps": [steps.view(step, public=True) | {"agency": names.get(step["agency_code"])} for step in step_rows],
+            "results": [
+                {
+                    "name": row["name"],
+                    "sha256": row["sha256"],
+                    "size": row["size"],
+                    "media_type": row["media_type"],
+                    "step": row["step_order"],
+                    "href": _result_href(services, dossier, row),
+                }
+                for row in results
+            ],
             "timeline": [
                 {
                     "label": view["label"],
@@ -83,3 +113,21 @@ async def track(request: web.Request) -> web.Response:
             ],
         }
     )
+
+
+@routes.get("/v1/track/{code}/documents/{sha256}")
+async def download_result(request: web.Request) -> web.StreamResponse:
+    """The citizen downloads an electronic result with the code and PIN of the receipt."""
+    services = request.app[SERVICES]
+    dossier = await _pin_checked(request, services)
+    sha256 = request.match_info["sha256"]
+    async with services.connection() as conn:
+        row = await documents.find(conn, dossier["id"], sha256, "result") if len(sha256) == 64 else None
+    if row is None:
+        raise NotFound("Không tìm thấy văn bản kết quả này của hồ sơ.", code="document.not_found")
+    if not uploads.procedure_of(services, dossier).electronic_result:
+        raise Forbidden(
+            "Kết quả của thủ tục này không được trả bằng bản điện tử; vui lòng nhận bản giấy theo hình thức đã chọn.",
+            code="document.no_electronic_result",
+        )
+    return await send(request, services, row, None)

@@ -26,6 +26,15 @@ async def list_for(conn: asyncpg.Connection, dossier_id: int) -> list[asyncpg.Re
     )
 
 
+async def get(conn: asyncpg.Connection, dossier_id: int, order: int, agency_code: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT * FROM dossier_steps WHERE dossier_id = $1 AND step_order = $2 AND agency_code = $3",
+        dossier_id,
+        order,
+        agency_code,
+    )
+
+
 async def mark_started(
     conn: asyncpg.Connection, dossier_id: int, order: int, agency_code: str, message_id: uuid.UUID, at: datetime
 ) -> None:

@@ -20,7 +20,8 @@ from gateway.security import hash_pin, new_pin, new_salt
 from gateway.store import dossiers, idempotency, outbox
 from gateway.store import identity as identity_store
 from gateway.store.clients import Principal
-from gateway.workflow import identity, steps
+from gateway.store.documents import download_path
+from gateway.workflow import documents, identity, steps
 from gateway.workflow.identity import Verification
 from gateway.workflow.lifecycle import STATUSES, TRANSITIONS
 from mapping import Decision, IntakePoint, MappingError, Procedure, RoutingRequest, UnitInput, decide, resolve_unit
@@ -147,7 +148,7 @@ def build_receipt(prepared: PreparedIntake, code: str, pin: str, identity_status
     due = [fee.model_dump() for fee in procedure.fees]
     total_due = sum(fee["amount"] for fee in due)
     collected = sum(fee.amount for fee in request.fees)
-    present = {doc.component_code for doc in request.documents}
+    missing = documents.missing(procedure, present=set())  # files arrive after the intake (PUT upload_urls)
     receipt = Receipt(
         code=code,
         status="received",
@@ -166,9 +167,9 @@ def build_receipt(prepared: PreparedIntake, code: str, pin: str, identity_status
             "outstanding": max(0, total_due - collected),
         },
         documents=request.documents,
-        missing_components=[
-            {"code": c.code, "name": c.name} for c in procedure.components if c.required and c.code not in present
-        ],
+        missing_components=missing,
+        upload_urls={doc.sha256: download_path(code, doc.sha256) for doc in request.documents},
+        forwarding="awaiting_documents" if missing else "queued",
         return_method=request.return_method,
         routing=prepared.decision.explain()
         | {
@@ -236,7 +237,9 @@ async def commit(
             await outbox.enqueue(
                 conn, outbox.IDENTITY_VERIFY, dossier_id=dossier_id, target=None, payload={"code": code}
             )
-        await steps.open_dossier(conn, dossier_id, prepared.decision.steps, prepared.received_at, deliver_at)
+        await steps.open_dossier(conn, dossier_id, prepared.decision.steps)
+        if not receipt["missing_components"]:
+            await steps.start_first(conn, dossier_id, prepared.received_at, deliver_at)
         await outbox.enqueue(conn, outbox.DVCQG_SYNC, dossier_id=dossier_id, target=None, payload={"code": code})
         body = json.dumps(receipt, ensure_ascii=False).encode()
         completed = await idempotency.complete(

@@ -104,6 +104,9 @@ TRANSITIONS: dict[str, Transition] = {
         Transition("withdrawn", "Công dân rút hồ sơ", OPEN, "withdrawn"),
         # Composite procedures: every step of an order has its result; the next order's agencies get it.
         Transition("transferred", "Chuyển hồ sơ liên thông đến cơ quan giải quyết bước tiếp theo", OPEN, None),
+        # Digitised documents (files of declared components, and the agencies' result documents).
+        Transition("document_received", "Đã nhận bản điện tử thành phần hồ sơ", OPEN, None),
+        Transition("result_uploaded", "Cơ quan đã tải lên văn bản kết quả", OPEN, None),
         Transition("overdue", "Hồ sơ đã quá hạn giải quyết", OPEN, None),
         # Form 04: only on an overdue dossier (checked by the caller), with a later appointment.
         Transition("apology", "Cơ quan gửi văn bản xin lỗi và hẹn lại ngày trả kết quả", OPEN, None),

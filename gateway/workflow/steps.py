@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from gateway.store import dossiers, outbox
+from gateway.store import documents, dossiers, outbox
 from gateway.store import steps as store
 from gateway.workflow import lifecycle
 from gateway.workflow.lifecycle import STATUSES, Transition
@@ -75,40 +75,70 @@ def view(step: asyncpg.Record, *, public: bool = False) -> dict[str, Any]:
     return shown
 
 
-def delivery_payload(dossier: asyncpg.Record, step: asyncpg.Record, steps: list[asyncpg.Record]) -> dict[str, Any]:
-    """What a step's agency receives: the dossier as filed, where and when, its own step among all of them,
-    and the results of the steps before it."""
-    body = dossier["body"]
+def delivery_payload(
+    dossier: asyncpg.Record,
+    step: asyncpg.Record,
+    steps: list[asyncpg.Record],
+    linked: list[asyncpg.Record],
+) -> dict[str, Any]:
+    """What a step's agency receives: the dossier as filed with its documents (hashes and download links),
+    where and when, its own step among all of them, and the results of the steps before it."""
+    body, code = dossier["body"], dossier["code"]
+
+    def document(row: asyncpg.Record) -> dict[str, Any]:
+        shown = {"name": row["name"], "sha256": row["sha256"], "size": row["size"], "media_type": row["media_type"]}
+        return shown | {"href": documents.download_path(code, row["sha256"])}
+
+    def results_of(other: asyncpg.Record) -> list[dict[str, Any]]:
+        return [
+            document(row)
+            for row in linked
+            if row["kind"] == "result"
+            and (row["step_order"], row["agency_code"]) == (other["step_order"], other["agency_code"])
+        ]
+
     return {
-        "dossier_code": dossier["code"],
+        "dossier_code": code,
         "procedure": dossier["receipt"]["procedure"],
         "received_at": dossier["received_at"].astimezone(VN_TZ).isoformat(),
         "appointment_at": dossier["appointment_at"].astimezone(VN_TZ).isoformat(),
         "applicant": body["applicant"],
         "subject_location": body.get("subject_location"),
         "channel": body["channel"],
-        "documents": body["documents"],
+        "documents": [
+            {"component_code": row["component_code"]} | document(row) for row in linked if row["kind"] == "component"
+        ],
         "return_method": body["return_method"],
         "fees_collected": body["fees"],
         "step": {"order": step["step_order"], "name": step["name"], "of": len(steps)},
         "steps": [describe(other) for other in steps],
         "previous_results": [
-            describe(other) | {"finished_at": other["finished_at"].isoformat(), "result": other["result"]}
+            describe(other)
+            | {
+                "finished_at": other["finished_at"].isoformat(),
+                "result": other["result"],
+                "documents": results_of(other),
+            }
             for other in steps
             if other["step_order"] < step["step_order"] and other["status"] == "result_ready"
         ],
     }
 
 
-async def open_dossier(
-    conn: asyncpg.Connection, dossier_id: int, decided: Iterable[Any], at: datetime, deliver_at: datetime | None
-) -> None:
-    """At intake, in its transaction: every routed step, and the deliveries of the first order."""
+async def open_dossier(conn: asyncpg.Connection, dossier_id: int, decided: Iterable[Any]) -> None:
+    """At intake, in its transaction: every routed step, all waiting (see `start_first`)."""
     for step in decided:
         await store.insert(conn, dossier_id, step.order, step.agency.identifier, step.name)
-    dossier = await conn.fetchrow("SELECT * FROM dossiers WHERE id = $1", dossier_id)
+
+
+async def start_first(conn: asyncpg.Connection, dossier_id: int, at: datetime, deliver_at: datetime | None) -> bool:
+    """Deliver the first order's steps, once the dossier is complete; False if they had started already."""
     all_steps = await store.list_for(conn, dossier_id)
+    if any(step["status"] != "waiting" for step in all_steps):
+        return False
+    dossier = await conn.fetchrow("SELECT * FROM dossiers WHERE id = $1", dossier_id)
     await _start_order(conn, dossier, all_steps, all_steps[0]["step_order"], at, deliver_at)
+    return True
 
 
 async def _start_order(
@@ -120,13 +150,14 @@ async def _start_order(
     deliver_at: datetime | None = None,
 ) -> list[asyncpg.Record]:
     started = [step for step in all_steps if step["step_order"] == order]
+    linked = await documents.list_for(conn, dossier["id"])
     for step in started:
         message_id = await outbox.enqueue(
             conn,
             outbox.AGENCY_DELIVER,
             dossier_id=dossier["id"],
             target=step["agency_code"],
-            payload=delivery_payload(dossier, step, all_steps),
+            payload=delivery_payload(dossier, step, all_steps, linked),
             available_at=deliver_at,
         )
         await store.mark_started(conn, dossier["id"], order, step["agency_code"], message_id, at)
