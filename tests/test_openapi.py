@@ -11,7 +11,7 @@ from referencing.jsonschema import DRAFT202012
 
 from gateway.app import create_app
 from gateway.openapi import build_openapi
-from tests.samples import postal_dossier
+from tests.samples import SHA, TO_KHAI, postal_dossier
 
 DOCUMENT_URI = "urn:motcua:openapi"
 
@@ -137,3 +137,19 @@ async def test_real_dossier_and_tracking_views_match_their_documented_schemas(cl
         assert len(body["steps"]) == 1
         del body["steps"][0]["status"]
         assert not validator.is_valid(body), path
+
+
+async def test_real_upload_answer_matches_its_documented_schema(client, orgs):
+    """The answer to a component upload validates against the DocumentUploaded schema of its 201."""
+    document = await _document(client)
+    filed = await client.post(
+        "/v1/dossiers", json=postal_dossier(), headers={**orgs.postal.auth, "Idempotency-Key": "openapi-4"}
+    )
+    path = (await filed.json())["upload_urls"][SHA]
+    uploaded = await client.put(path, data=TO_KHAI, headers={**orgs.postal.auth, "Content-Type": "application/pdf"})
+    assert uploaded.status == 201, await uploaded.text()
+    validator = _answer_validator(document, "/v1/dossiers/{code}/documents/{sha256}", "put", 201, uploaded.content_type)
+    body = await uploaded.json()
+    assert [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(body)] == []
+    body["documents"][0]["sha256"] = "not a hash"
+    assert not validator.is_valid(body)
