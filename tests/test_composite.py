@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import aiohttp
 import pytest
 
 from adapters.agency.simulator import AgencySimulatorConfig, start_agency_simulator
@@ -15,6 +14,7 @@ from gateway.store import endpoints
 from gateway.store.audit import verify_chains
 from gateway.worker import claim
 from gateway.workflow.steps import aggregate
+from tests.agency_simulator import simulator
 from tests.conftest import Org, make_org
 from tests.samples import SHA, document, file_dossier, postal_dossier
 
@@ -315,21 +315,17 @@ async def pushed_agencies(gateway, db) -> AsyncIterator[dict[str, str]]:
         await runner.cleanup()
 
 
-async def _received(url: str, mode: str | None = None, seconds: float | None = None) -> dict:
-    async with aiohttp.ClientSession() as session:
-        if mode is not None:
-            body = {"mode": mode} | ({"seconds": seconds} if seconds is not None else {})
-            async with session.post(f"{url}/_simulator/behaviour", json=body) as answer:
-                assert answer.status == 200, await answer.text()
-        async with session.get(f"{url}/_simulator/received") as answer:
-            return await answer.json()
-
-
 async def _until_received(url: str, code: str, seconds: float = 20.0) -> dict:
     async with asyncio.timeout(seconds):
-        while code not in (seen := await _received(url))["dossiers"]:  # noqa: ASYNC110 - polling a peer over HTTP
+        while code not in (seen := await simulator(url))["dossiers"]:  # noqa: ASYNC110 - polling a peer over HTTP
             await asyncio.sleep(0.05)
     return seen
+
+
+async def _until_steps(client, orgs, code: str, expected: dict[str, str], seconds: float = 10.0) -> None:
+    async with asyncio.timeout(seconds):
+        while await _step_statuses(client, orgs, code) != expected:  # noqa: ASYNC110 - the worker records it
+            await asyncio.sleep(0.05)
 
 
 async def test_pushed_steps_reach_each_agency_once_and_a_down_agency_holds_up_only_itself(
@@ -340,17 +336,18 @@ async def test_pushed_steps_reach_each_agency_once_and_a_down_agency_holds_up_on
     dossier at once, and the down one gets it when it is back, each message once, every signature checked."""
     code = (await _file(gateway, orgs, DEATH))["code"]
     await _until_received(pushed_agencies[UBND], code)
+    await _until_steps(gateway, orgs, code, {UBND: "forwarded", CONG_AN: "waiting", BHXH: "waiting"})
     assert (await _view(gateway, orgs, code))["status"] == "forwarded"
-    await _received(pushed_agencies[BHXH], "down", seconds=2.5)
+    await simulator(pushed_agencies[BHXH], {"mode": "down", "seconds": 2.5})
     await _ok(await _event(gateway, agencies.ubnd, code, "accepted"))
     await _ok(await _event(gateway, agencies.ubnd, code, "result_ready", note="Đã cấp Trích lục khai tử"))
 
     await _until_received(pushed_agencies[CONG_AN], code, seconds=2.0)  # not held up by BHXH being down
-    assert code not in (await _received(pushed_agencies[BHXH]))["dossiers"]
+    assert code not in (await simulator(pushed_agencies[BHXH]))["dossiers"]
     await _until_received(pushed_agencies[BHXH], code, seconds=40)
-    steps = await _step_statuses(gateway, orgs, code)
-    assert steps == {UBND: "result_ready", CONG_AN: "forwarded", BHXH: "forwarded"}
-    seen = {code: await _received(url) for code, url in pushed_agencies.items()}
+    # The agency's answer is recorded just after it arrives there.
+    await _until_steps(gateway, orgs, code, {UBND: "result_ready", CONG_AN: "forwarded", BHXH: "forwarded"})
+    seen = {code: await simulator(url) for code, url in pushed_agencies.items()}
     assert all(set(one["messages"].values()) == {1} for one in seen.values())  # each message once
     assert seen[UBND]["rejected"] == seen[CONG_AN]["rejected"] == 0  # signatures verified
     assert seen[BHXH]["rejected"] > 0  # its 503s while down

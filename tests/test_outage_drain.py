@@ -17,6 +17,7 @@ from gateway.runtime import ensure_database
 from gateway.settings import Settings
 from gateway.store import endpoints
 from gateway.store.embedded import EmbeddedPostgres
+from tests.agency_simulator import simulator
 from tests.conftest import SECRET, make_org
 from tests.samples import postal_dossier, upload_documents
 
@@ -32,11 +33,6 @@ async def server(open_tmp_path: Path) -> AsyncIterator[EmbeddedPostgres]:
         yield pg
     finally:
         await asyncio.to_thread(pg.stop)
-
-
-async def _received(url: str) -> dict:
-    async with aiohttp.ClientSession() as session, session.get(f"{url}/_simulator/received") as answer:
-        return await answer.json()
 
 
 @pytest.mark.slow
@@ -86,7 +82,7 @@ async def test_postgres_restarted_mid_run_then_the_worker_drains(server, aiohttp
 
         codes = {(await r.json())["code"] for r in (before, after, again)}
         async with asyncio.timeout(30):
-            while set((seen := await _received(agency_url))["dossiers"]) != codes:  # noqa: ASYNC110 - polling a peer
+            while set((seen := await simulator(agency_url))["dossiers"]) != codes:  # noqa: ASYNC110 - polling a peer
                 await asyncio.sleep(0.1)
         assert set(seen["messages"].values()) == {1}
     finally:

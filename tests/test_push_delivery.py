@@ -5,7 +5,6 @@ import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -17,6 +16,7 @@ from gateway.keys import SERVICES
 from gateway.settings import Settings
 from gateway.store import endpoints
 from gateway.workflow import deliver
+from tests.agency_simulator import simulator
 from tests.samples import file_dossier, postal_dossier
 
 AGENCY = "000.00.10.H26"
@@ -141,15 +141,6 @@ async def agency(gateway) -> AsyncIterator[str]:
     await runner.cleanup()
 
 
-async def _simulator(url: str, behaviour: dict | None = None) -> dict:
-    async with aiohttp.ClientSession() as session:
-        if behaviour is not None:
-            async with session.post(f"{url}/_simulator/behaviour", json=behaviour) as answer:
-                assert answer.status == 200
-        async with session.get(f"{url}/_simulator/received") as answer:
-            return await answer.json()
-
-
 async def _file_dossier(client, orgs, key: str = "p1") -> str:
     """Filed and its files uploaded, so its delivery is queued."""
     return (await file_dossier(client, orgs.postal, postal_dossier(), key))["code"]
@@ -169,7 +160,7 @@ async def test_push_reaches_the_agency_once_signed_and_stores_its_receipt(gatewa
 
     assert await deliver.handle(services, row) is True
 
-    seen = await _simulator(agency)
+    seen = await simulator(agency)
     assert seen["messages"] == {str(row["message_id"]): 1}
     assert seen["dossiers"] == [code] and seen["rejected"] == 0
     receipt = json.loads(await db.fetchval("SELECT receipt FROM outbox WHERE id = $1", row["id"]))
@@ -191,22 +182,22 @@ async def test_failures_leave_nothing_stored_and_ask_for_a_retry(gateway, agency
     row = await _delivery(gateway)
     services = gateway.server.app[SERVICES]
     for behaviour in ({"mode": "error"}, {"mode": "down", "seconds": 60}, {"mode": "bad_signature_check"}):
-        await _simulator(agency, behaviour)
+        await simulator(agency, behaviour)
         assert await deliver.handle(services, row) is False, behaviour
     assert await db.fetchval("SELECT receipt FROM outbox WHERE id = $1", row["id"]) is None
     assert await db.fetchval("SELECT status FROM dossiers WHERE code = $1", code) == "received"
-    seen = await _simulator(agency)
+    seen = await simulator(agency)
     assert seen["messages"] == {} and seen["rejected"] == 3
 
     await endpoints.set_endpoint(db, AGENCY, "http://127.0.0.1:9/inbox")  # nothing listens: connection refused
     assert await deliver.handle(services, row) is False
 
     await endpoints.set_endpoint(db, AGENCY, f"{agency}/inbox")
-    await _simulator(agency, {"mode": "slow", "seconds": 3})  # longer than the 2 s timeout of this test
+    await simulator(agency, {"mode": "slow", "seconds": 3})  # longer than the 2 s timeout of this test
     assert await deliver.handle(services, row) is False
-    await _simulator(agency, {"mode": "down", "seconds": 0})  # outage over
+    await simulator(agency, {"mode": "down", "seconds": 0})  # outage over
     assert await deliver.handle(services, row) is True
-    seen = await _simulator(agency)
+    seen = await simulator(agency)
     assert seen["dossiers"] == [code]  # the slow attempt may also have arrived: same id, one dossier
 
 
@@ -216,13 +207,13 @@ async def test_redelivery_uses_a_stable_id_and_the_agency_keeps_one_dossier(gate
     row = await _delivery(gateway)
     services = gateway.server.app[SERVICES]
 
-    await _simulator(agency, {"mode": "lost_answer"})  # the agency has it, the gateway never hears so
+    await simulator(agency, {"mode": "lost_answer"})  # the agency has it, the gateway never hears so
     assert await deliver.handle(services, row) is False
     assert await deliver.handle(services, row) is True  # the retry
-    await _simulator(agency, {"mode": "duplicate"})
+    await simulator(agency, {"mode": "duplicate"})
     assert await deliver.handle(services, row) is True  # e.g. a worker died before marking it delivered
 
-    seen = await _simulator(agency)
+    seen = await simulator(agency)
     assert seen["messages"] == {str(row["message_id"]): 3}
     assert seen["dossiers"] == [code]
     receipt = json.loads(await db.fetchval("SELECT receipt FROM outbox WHERE id = $1", row["id"]))

@@ -5,12 +5,12 @@ dead-lettered past the budget and replayed."""
 import asyncio
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 
 from adapters.agency.simulator import AgencySimulatorConfig, start_agency_simulator
 from gateway.app import create_app
 from gateway.store import endpoints
+from tests.agency_simulator import simulator
 from tests.samples import file_dossier, postal_dossier
 
 AGENCY = "000.00.10.H26"
@@ -29,16 +29,6 @@ async def agency(gateway, db) -> AsyncIterator[str]:
     await endpoints.set_endpoint(db, AGENCY, f"{url}/inbox")
     yield url
     await runner.cleanup()
-
-
-async def _sim(url: str, mode: str | None = None, seconds: float | None = None) -> dict:
-    async with aiohttp.ClientSession() as session:
-        if mode is not None:
-            body = {"mode": mode} | ({"seconds": seconds} if seconds is not None else {})
-            async with session.post(f"{url}/_simulator/behaviour", json=body) as answer:
-                assert answer.status == 200, await answer.text()
-        async with session.get(f"{url}/_simulator/received") as answer:
-            return await answer.json()
 
 
 async def _file(client, orgs, key: str) -> str:
@@ -60,6 +50,13 @@ async def test_the_worker_pushes_each_dossier_once_signed(gateway, agency, orgs,
     seen = await _until(lambda: _full(agency, 5))
     assert sorted(seen["dossiers"]) == sorted(codes)
     assert set(seen["messages"].values()) == {1} and not seen["rejected"]
+
+    async def settled() -> bool:  # the agency has answered; the worker records the answer just after
+        return not await db.fetchval(
+            "SELECT count(*) FROM outbox WHERE kind = 'agency.deliver' AND status <> 'delivered'"
+        )
+
+    await _until(settled)
     rows = await db.fetch("SELECT status, receipt FROM outbox WHERE kind = 'agency.deliver'")
     assert {r["status"] for r in rows} == {"delivered"} and all(r["receipt"] for r in rows)
     statuses = {r["status"] for r in await db.fetch("SELECT status FROM dossiers")}
@@ -67,13 +64,13 @@ async def test_the_worker_pushes_each_dossier_once_signed(gateway, agency, orgs,
 
 
 async def _full(url: str, count: int) -> dict | None:
-    seen = await _sim(url)
+    seen = await simulator(url)
     return seen if len(seen["messages"]) >= count else None
 
 
 async def test_an_agency_down_for_a_while_gets_its_messages_when_it_returns(gateway, agency, orgs):
     """While the agency answers 503 nothing is lost; when it returns the waiting dossiers arrive, once each."""
-    await _sim(agency, "down", seconds=1.5)
+    await simulator(agency, {"mode": "down", "seconds": 1.5})
     codes = [await _file(gateway, orgs, f"d{i}") for i in range(3)]
     seen = await _until(lambda: _full(agency, 3), seconds=40)
     assert sorted(seen["dossiers"]) == sorted(codes) and set(seen["messages"].values()) == {1}
@@ -81,13 +78,13 @@ async def test_an_agency_down_for_a_while_gets_its_messages_when_it_returns(gate
 
 async def test_past_the_budget_pushes_go_dead_and_replay_delivers_them(gateway, agency, orgs, db):
     """An agency erroring past the retry budget dead-letters the push; once it works again, replay delivers."""
-    await _sim(agency, "error")
+    await simulator(agency, {"mode": "error"})
     code = await _file(gateway, orgs, "dead-1")
     await db.execute("UPDATE outbox SET budget_from = now() - interval '10 days' WHERE kind = 'agency.deliver'")
     message_id = await _until(
         lambda: db.fetchval("SELECT message_id FROM outbox WHERE kind = 'agency.deliver' AND status = 'dead'")
     )
-    await _sim(agency, "accept")
+    await simulator(agency, {"mode": "accept"})
     replayed = await gateway.post(f"/v1/admin/outbox/{message_id}/replay", headers=orgs.admin.auth)
     assert replayed.status == 200, await replayed.text()
     seen = await _until(lambda: _full(agency, 1))
