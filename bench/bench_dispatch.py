@@ -50,7 +50,8 @@ async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
 
 
 async def _enqueue(conn: asyncpg.Connection, org_id: int, label: str, count: int) -> None:
-    """`count` minimal dossiers (status 'received', as intake leaves them) each with its agency.deliver message."""
+    """`count` minimal dossiers (status 'received', as intake leaves them once their files are in), each with its
+    step and its agency.deliver message."""
     now = datetime.now(UTC)
     payload = postal_dossier()
     async with conn.transaction():
@@ -69,7 +70,18 @@ async def _enqueue(conn: asyncpg.Connection, org_id: int, label: str, count: int
                 {"agency_code": AGENCY},
                 {"code": f"{AGENCY}-{label}-{i:05d}"},
             )
-            await outbox.enqueue(conn, outbox.AGENCY_DELIVER, dossier_id=dossier_id, target=AGENCY, payload=payload)
+            message_id = await outbox.enqueue(
+                conn, outbox.AGENCY_DELIVER, dossier_id=dossier_id, target=AGENCY, payload=payload
+            )
+            # Its step, as intake opens it: the agency's answer moves it to 'forwarded' with an event.
+            await conn.execute(
+                "INSERT INTO dossier_steps (dossier_id, step_order, agency_code, name, status, message_id, started_at)"
+                " VALUES ($1, 1, $2, 'bench', 'received', $3, $4)",
+                dossier_id,
+                AGENCY,
+                message_id,
+                now,
+            )
 
 
 async def _drain(services: Services, workers: int) -> tuple[float, list[float]]:
