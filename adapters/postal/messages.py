@@ -18,6 +18,7 @@ from adapters.postal.settings import PostalConfig
 from adapters.postal.status import unified, vnpost_name
 
 ACCEPTED = "100"
+SERVICES = {"pickup": "BCCI_THU_GOM", "delivery": "BCCI_TRA_KET_QUA"}
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 TIME_FORMAT = "%d/%m/%Y %H:%M:%S"  # BCCI's local-time format, Vietnam time
 
@@ -73,10 +74,12 @@ def _party(prefix: str, party: Party) -> dict[str, str]:
 
 def order_request(order: Order, config: PostalConfig, *, service: str) -> dict[str, Any]:
     """The JSON body of a pickup order (`service="pickup"`) or a result-delivery order (`"delivery"`)."""
+    if service not in SERVICES:
+        raise ValueError(f"service must be one of {sorted(SERVICES)}: {service!r}")
     body: dict[str, Any] = {
         "CustomerCode": config.customer_code,
         "OrderNumber": order.order_number,
-        "ServiceName": "BCCI_THU_GOM" if service == "pickup" else "BCCI_TRA_KET_QUA",
+        "ServiceName": SERVICES[service],
         "CODAmount": order.cod_amount,
         "Description": order.description,
         **_party("Sender", order.sender),
@@ -117,7 +120,7 @@ def parse_tracking_event(body: Any) -> TrackingEvent:
         raise MalformedAnswer(f"ItemCode is not a valid S10 number: {item_code!r}")
     if isinstance(code, str) and code.isascii() and code.isdigit():
         code = int(code)
-    if not isinstance(code, int) or isinstance(code, bool):
+    if not isinstance(code, int) or isinstance(code, bool) or code < 0:
         raise MalformedAnswer("Status must be a status code")
     try:
         occurred_at = datetime.strptime(str(when), TIME_FORMAT).replace(tzinfo=VN_TZ)

@@ -87,10 +87,12 @@ def vnpost_name(code: int) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ItemEvent:
-    """One tracking event of an item, as stored."""
+    """One tracking event of an item, as stored. VNPost's times have whole seconds: events of the same second
+    keep the order they arrived in (`arrival`), which is VNPost's order unless a callback was delayed."""
 
     occurred_at: datetime
     code: int
+    arrival: int = 0
 
     @property
     def status(self) -> Unified:
@@ -102,7 +104,7 @@ def current(events: Iterable[ItemEvent]) -> Unified | None:
     final status (delivered, returned to sender, cancelled) stays once reached: a late or mistaken "in
     transit" never undoes it. COD paid is a payment, not a delivery step: it never changes the status."""
     status: Unified | None = None
-    for event in sorted(events, key=lambda e: (e.occurred_at, e.code)):
+    for event in sorted(events, key=lambda e: (e.occurred_at, e.arrival)):
         if event.status is Unified.COD_PAID or status in FINAL:
             continue
         status = event.status
