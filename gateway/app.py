@@ -4,10 +4,11 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import structlog
+from adapters.postal.client import PostalClient
 from aiohttp import web
 
 from gateway import worker
-from gateway.api import admin, agency, documents, health, intake, jwks, tracking
+from gateway.api import admin, agency, documents, health, intake, jwks, postal, tracking
 from gateway.calendar_refresh import build_calendar, keep_calendar_fresh
 from gateway.content import LocalContentStore
 from gateway.keys import SERVICES, Services
@@ -19,6 +20,7 @@ from gateway.settings import Settings
 from gateway.store.db import UNAVAILABLE_ERRORS, create_pool
 from gateway.store.migrate import migrate
 from gateway.workflow import deliver, overdue
+from gateway.workflow import postal as postal_flow
 from mapping import load_catalog
 from mapping.units import load_tables as load_unit_tables
 
@@ -83,6 +85,17 @@ async def _identity(app: web.Application) -> AsyncIterator[None]:
     await deliver.close()  # the pushes' HTTP session, if one was opened
 
 
+async def _postal(app: web.Application) -> AsyncIterator[None]:
+    """The VNPost client, when MOTCUA_POSTAL_URL is set (its session opens on first use)."""
+    services = app[SERVICES]
+    config = postal_flow.postal_config(services.settings)
+    if config is not None:
+        services.postal = PostalClient(config)
+    yield
+    if services.postal is not None:
+        await services.postal.close()
+
+
 async def _worker(app: web.Application) -> AsyncIterator[None]:
     """An outbox worker inside this process (the demo); production runs `motcua worker` processes."""
     stop = asyncio.Event()
@@ -90,6 +103,7 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
     tasks = [
         asyncio.create_task(worker.run_forever(services, stop), name="outbox-worker"),
         asyncio.create_task(overdue.scan_forever(services, stop), name="overdue-scan"),
+        asyncio.create_task(postal_flow.poll_forever(services, stop), name="postal-poll"),
     ]
     yield
     stop.set()
@@ -102,12 +116,13 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> web.Applicat
         middlewares=[request_context, problems, body_limit(settings.max_body_bytes)],
     )
     app[SERVICES] = build_services(settings)
-    for module in (health, intake, documents, agency, tracking, admin, jwks):
+    for module in (health, intake, documents, agency, tracking, postal, admin, jwks):
         app.router.add_routes(module.routes)
     app[OPENAPI] = build_openapi(app)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(keep_calendar_fresh)
     app.cleanup_ctx.append(_identity)
+    app.cleanup_ctx.append(_postal)
     if with_worker:
         app.cleanup_ctx.append(_worker)
     return app

@@ -35,9 +35,12 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         write_credentials(credentials, asyncio.run(runtime.with_connection(settings.database_url, prepare)))
         settings, register = demo.simulated_register(settings)
         base = f"http://{settings.host}:{settings.port}"
+        settings, vnpost = demo.simulated_postal(settings, base)
         app = create_app(settings, with_worker=True)
         if register is not None:
             app.cleanup_ctx.insert(0, register)  # up before the gateway loads its WSDL
+        if vnpost is not None:
+            app.cleanup_ctx.insert(0, vnpost)
         agency, agency_url = demo.simulated_agency(base, settings.port + 1)
         app.cleanup_ctx.append(agency)  # after the database: it records the agency's endpoint
         print(
@@ -48,6 +51,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             f"  CSDL dân cư (mô phỏng, SOAP): {settings.identity_url}?wsdl\n"
             f"  Cơ quan nhận hồ sơ đẩy (mô phỏng): {demo.PUSH_AGENCY_NAME} tại {agency_url}/inbox,"
             f" đã nhận: {agency_url}/_simulator/received\n"
+            f"  VNPost (mô phỏng, gửi kết quả qua bưu điện): {settings.postal_url}/_simulator/orders\n"
             f"  Thử theo mục 'Try it' trong README.md. Nhấn Ctrl-C để dừng (PostgreSQL riêng cũng dừng theo).\n",
             flush=True,
         )

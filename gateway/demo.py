@@ -2,13 +2,17 @@
 
 import contextlib
 import json
+import secrets
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import asyncpg
 from aiohttp import web
+from pydantic import SecretStr
 
 from adapters.agency.simulator import AgencySimulatorConfig, start_agency_simulator
+from adapters.postal.simulator import SimulatorConfig as PostalSimulatorConfig
+from adapters.postal.simulator import start_postal_simulator
 from gateway.keys import SERVICES
 from gateway.settings import Settings
 from gateway.store import clients, endpoints
@@ -112,3 +116,36 @@ def simulated_agency(gateway_url: str, port: int) -> tuple[Callable, str]:
         await runner.cleanup()
 
     return context, url
+
+
+def simulated_postal(settings: Settings, gateway_url: str) -> tuple[Settings, Callable | None]:
+    """Unless VNPost is configured, the demo runs the VNPost simulator on a port of its own: it accepts result
+    orders and calls the gateway back with signed status events, an item every few seconds from order to
+    delivery. Returns the settings pointing at it and the app context that runs it."""
+    if settings.postal_url:
+        return settings, None
+    port = free_port()
+    secret = secrets.token_urlsafe(32)
+    settings = settings.model_copy(
+        update={
+            "postal_url": f"http://127.0.0.1:{port}",
+            "postal_username": "motcua-demo",
+            "postal_password": SecretStr("demo"),
+            "postal_callback_secret": SecretStr(secret),
+        }
+    )
+    config = PostalSimulatorConfig(
+        username="motcua-demo",
+        password="demo",
+        customer_code=settings.postal_customer_code,
+        callback_url=f"{gateway_url}/v1/postal/callbacks",
+        callback_secret=secret.encode(),
+        tick_seconds=2.0,
+    )
+
+    async def simulator(app: web.Application) -> AsyncIterator[None]:
+        runner, _ = await start_postal_simulator(config, port=port)
+        yield
+        await runner.cleanup()
+
+    return settings, simulator

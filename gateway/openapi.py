@@ -365,6 +365,55 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             **_problems(404, 409, 413, 415, 422, *_AUTH_ERRORS),
         },
     },
+    ("POST", "/v1/postal/callbacks"): {
+        "operationId": "postalCallback",
+        "summary": "VNPost item status callback (HMAC-SHA256 over `<timestamp>.<body>`, not an API key)",
+        "tags": ["postal"],
+        "security": [],
+        "parameters": [
+            {
+                "name": "X-VNPost-Signature",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"},
+            },
+            {
+                "name": "X-VNPost-Timestamp",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                "description": "Unix seconds; outside MOTCUA_POSTAL_CALLBACK_FRESHNESS_SECONDS it is refused",
+            },
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["ItemCode", "Status", "TraceDate"],
+                        "properties": {
+                            "ItemCode": {"type": "string"},
+                            "OrderNumber": {"type": "string"},
+                            "Status": {"type": ["integer", "string"]},
+                            "StatusName": {"type": "string"},
+                            "TraceDate": {"type": "string", "description": "dd/MM/yyyy HH:mm:ss, Vietnam time"},
+                            "PostOfficeName": {"type": "string"},
+                            "Note": {"type": "string"},
+                            "CODAmount": {"type": "integer"},
+                        },
+                    }
+                }
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "Stored (or recognised as a duplicate); the item's status after it",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+            **_problems(401, 404, 422, 503),
+        },
+    },
     ("GET", "/v1/admin/outbox"): {
         "operationId": "adminOutbox",
         "summary": "Outbox messages, newest first (operators)",

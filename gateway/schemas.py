@@ -446,6 +446,21 @@ class TrackingResult(BaseModel):
     href: str | None = Field(description="With the PIN, where the procedure allows an electronic result")
 
 
+class TrackingPostalEvent(BaseModel):
+    status_label: str
+    occurred_at: AwareDatetime
+    post_office: str | None
+
+
+class TrackingPostal(BaseModel):
+    """The mailed result: VNPost item number and where it is."""
+
+    item_code: str
+    status: str = Field(description="ordered, or a unified VNPost status (created … delivered, returned_to_sender)")
+    status_label: str
+    events: list[TrackingPostalEvent]
+
+
 class TrackingTimelineItem(BaseModel):
     label: str
     status_label: str
@@ -463,6 +478,7 @@ class TrackingView(BaseModel):
     return_method: str
     steps: list[DossierStep]
     results: list[TrackingResult] = Field(description="The agencies' result documents: names and hashes")
+    postal: TrackingPostal | None = Field(description="The mailed result's tracking, when it goes by post")
     timeline: list[TrackingTimelineItem]
 
 

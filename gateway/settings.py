@@ -94,6 +94,26 @@ class Settings(BaseSettings):
         ge=1,
         description="`motcua documents purge` removes the files of dossiers finished longer ago (hashes are kept).",
     )
+    postal_url: str | None = Field(
+        default=None, description="VNPost BCCI service; unset: mailed results wait in the outbox (`make run` sets it)."
+    )
+    postal_customer_code: str = Field(default="MOTCUA", description="CustomerCode of the gateway's VNPost contract.")
+    postal_username: str = Field(default="motcua", description="Exchanged with the password for an access token.")
+    postal_password: SecretStr = Field(default=SecretStr(""), description="VNPost account password.")
+    postal_callback_secret: SecretStr = Field(
+        default=SecretStr(""), description="Shared with VNPost: status callbacks are HMAC-SHA256 signed with it."
+    )
+    postal_timeout_seconds: float = Field(default=10.0, gt=0, description="Longest wait for one VNPost call.")
+    postal_callback_freshness_seconds: float = Field(
+        default=300.0, gt=0, description="Oldest callback timestamp accepted."
+    )
+    postal_item_prefixes: list[str] = Field(
+        default=["RR"], description="S10 prefixes of the item-number pool allocated to the gateway, in order."
+    )
+    postal_quiet_seconds: float = Field(
+        default=172_800.0, gt=0, description="An item without news this long is polled (tracking look-up)."
+    )
+    postal_poll_seconds: float = Field(default=600.0, gt=0, description="How often the worker looks for quiet items.")
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=10, ge=1)
     db_command_timeout: float = Field(default=5.0, gt=0, description="Seconds before a query is abandoned.")

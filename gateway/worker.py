@@ -22,7 +22,7 @@ import structlog
 
 from gateway.keys import Services
 from gateway.store import outbox
-from gateway.workflow import deliver, identity_retry
+from gateway.workflow import deliver, identity_retry, postal
 
 log = structlog.get_logger(__name__)
 
@@ -34,6 +34,7 @@ Handler = Callable[[Services, asyncpg.Record], Awaitable[bool]]  # True: done; F
 HANDLERS: dict[str, Handler] = {
     outbox.IDENTITY_VERIFY: identity_retry.handle,
     outbox.AGENCY_DELIVER: deliver.handle,  # push agencies only: see the claim's condition
+    outbox.POSTAL_RESULT_ORDER: postal.send_result_order,
 }
 
 

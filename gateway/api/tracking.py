@@ -5,6 +5,7 @@ import hmac
 import asyncpg
 from aiohttp import web
 
+from adapters.postal.status import LABELS, Unified
 from gateway.api.documents import send
 from gateway.api.intake import event_view
 from gateway.errors import BadRequest, Forbidden, NotFound, TooManyRequests
@@ -12,6 +13,7 @@ from gateway.http import json_response
 from gateway.keys import SERVICES, Services
 from gateway.security import hash_pin
 from gateway.store import documents, dossiers, tracking
+from gateway.store import postal as postal_store
 from gateway.store import steps as dossier_steps
 from gateway.workflow import documents as uploads
 from gateway.workflow import steps
@@ -78,6 +80,8 @@ async def track(request: web.Request) -> web.Response:
         events = await dossiers.list_events(conn, dossier["id"])
         step_rows = await dossier_steps.list_for(conn, dossier["id"])
         results = await documents.list_for(conn, dossier["id"], "result")
+        item = await postal_store.result_item(conn, dossier["id"])
+        item_events = await postal_store.events_of(conn, item["item_code"]) if item else []
     status = STATUSES[dossier["status"]]
     receipt = dossier["receipt"]
     names = {s["agency"]["identifier"]: s["agency"]["name"] for s in receipt["routing"]["steps"]}
@@ -103,6 +107,7 @@ async def track(request: web.Request) -> web.Response:
                 }
                 for row in results
             ],
+            "postal": _postal_view(item, item_events),
             "timeline": [
                 {
                     "label": view["label"],
@@ -113,6 +118,26 @@ async def track(request: web.Request) -> web.Response:
             ],
         }
     )
+
+
+def _postal_view(item: asyncpg.Record | None, events: list[asyncpg.Record]) -> dict | None:
+    """The mailed result as the citizen follows it: item number, where it is, each step."""
+    if item is None:
+        return None
+    status = Unified(item["status"]) if item["status"] else None
+    return {
+        "item_code": item["item_code"],
+        "status": status.value if status else "ordered",
+        "status_label": LABELS[status] if status else "Đang đặt gửi qua bưu điện",
+        "events": [
+            {
+                "status_label": LABELS[Unified(e["status"])],
+                "occurred_at": e["occurred_at"],
+                "post_office": e["post_office"],
+            }
+            for e in events
+        ],
+    }
 
 
 @routes.get("/v1/track/{code}/documents/{sha256}")

@@ -9,7 +9,7 @@ import asyncpg
 AGENCY_DELIVER = "agency.deliver"
 DVCQG_SYNC = "dvcqg.sync_dossier"
 IDENTITY_VERIFY = "identity.verify"
-POSTAL_RESULT_ORDER = "postal.result_order"  # handled by the VNPost adapter (issue 7)
+POSTAL_RESULT_ORDER = "postal.result_order"
 
 
 async def enqueue(

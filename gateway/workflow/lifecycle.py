@@ -107,6 +107,19 @@ TRANSITIONS: dict[str, Transition] = {
         # Digitised documents (files of declared components, and the agencies' result documents).
         Transition("document_received", "Đã nhận bản điện tử thành phần hồ sơ", OPEN, None),
         Transition("result_uploaded", "Cơ quan đã tải lên văn bản kết quả", OPEN, None),
+        # The mailed result (adapters/postal): ordered from VNPost; back at the counter if undeliverable.
+        Transition(
+            "result_mailed",
+            "Đã gửi kết quả qua bưu điện (VNPost) đến địa chỉ công dân chọn",
+            frozenset({"result_ready"}),
+            None,
+        ),
+        Transition(
+            "result_back_at_counter",
+            "Bưu điện không phát được và đã chuyển hoàn kết quả; mời công dân nhận tại nơi đã nộp hồ sơ",
+            frozenset({"result_ready"}),
+            None,
+        ),
         Transition("overdue", "Hồ sơ đã quá hạn giải quyết", OPEN, None),
         # Form 04: only on an overdue dossier (checked by the caller), with a later appointment.
         Transition("apology", "Cơ quan gửi văn bản xin lỗi và hẹn lại ngày trả kết quả", OPEN, None),

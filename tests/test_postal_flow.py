@@ -1,0 +1,253 @@
+"""Integration (real PostgreSQL, the gateway with its worker, the VNPost simulator on a real port): a result
+mailed to the citizen is ordered with an S10 number from our pool and followed by signed callbacks until it
+is delivered (the dossier is returned) or comes back to the counter; faulty callbacks are refused; quiet
+items are polled; the number pool never reuses a number within 12 months."""
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from pydantic import SecretStr
+
+from adapters.postal import signing
+from adapters.postal.s10 import check_digit, s10_problem
+from adapters.postal.simulator import SimulatorConfig, start_postal_simulator
+from gateway.app import create_app
+from gateway.keys import SERVICES
+from gateway.store import postal as postal_store
+from gateway.store.embedded import free_port
+from gateway.store.postal import PoolExhausted
+from gateway.workflow.postal import poll_quiet
+from tests.samples import pdf, postal_dossier, sha256, upload_documents
+
+SECRET = "callback-secret-for-tests-0123456789"
+MAILED = postal_dossier(
+    return_method={
+        "type": "postal",
+        "recipient_name": "Nguyễn Văn An",
+        "phone": "0912345678",
+        "address": {"unit_code": "00004", "address_line": "12 phố Đội Cấn"},
+    }
+)
+
+
+async def _simulator_control(url: str, scenario: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{url}/_simulator/scenario", json={"scenario": scenario}) as answer:
+            assert answer.status == 200, await answer.text()
+
+
+@pytest.fixture
+async def vnpost(settings) -> AsyncIterator[tuple[str, int]]:
+    """The VNPost simulator calling back a gateway that will listen on `port`."""
+    port = free_port()
+    config = SimulatorConfig(
+        username="motcua",
+        password="mat-khau",
+        customer_code="MOTCUA-HN",
+        callback_url=f"http://127.0.0.1:{port}/v1/postal/callbacks",
+        callback_secret=SECRET.encode(),
+        tick_seconds=0.05,
+    )
+    runner, url = await start_postal_simulator(config)
+    yield url, port
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def gateway(aiohttp_client, settings, vnpost):
+    url, port = vnpost
+    configured = settings.model_copy(
+        update={
+            "postal_url": url,
+            "postal_customer_code": "MOTCUA-HN",
+            "postal_username": "motcua",
+            "postal_password": SecretStr("mat-khau"),
+            "postal_callback_secret": SecretStr(SECRET),
+            "worker_poll_seconds": 0.05,
+        }
+    )
+    return await aiohttp_client(create_app(configured, with_worker=True), server_kwargs={"port": port})
+
+
+async def _mail_a_result(client, orgs, key="k") -> dict:
+    """File a dossier to be returned by post, let the agency take it and report its result ready."""
+    answer = await client.post("/v1/dossiers", json=MAILED, headers={**orgs.postal.auth, "Idempotency-Key": key})
+    receipt = await answer.json()
+    assert answer.status == 201, receipt
+    await upload_documents(client, orgs.postal, receipt)
+    code = receipt["code"]
+    event = f"/v1/agency/dossiers/{code}/events"
+    assert (await client.post(event, json={"type": "accepted"}, headers=orgs.agency.auth)).status == 201
+    result = pdf("Phiếu lý lịch tư pháp gửi bưu điện")
+    uploaded = await client.put(
+        f"/v1/agency/dossiers/{code}/results/{sha256(result)}",
+        data=result,
+        params={"name": "Phiếu LLTP"},
+        headers={**orgs.agency.auth, "Content-Type": "application/pdf"},
+    )
+    assert uploaded.status == 201, await uploaded.text()
+    assert (await client.post(event, json={"type": "result_ready"}, headers=orgs.agency.auth)).status == 201
+    return receipt
+
+
+async def _until(predicate, seconds: float = 15.0):
+    async with asyncio.timeout(seconds):
+        while not (result := await predicate()):  # noqa: ASYNC110 - the worker and VNPost move it
+            await asyncio.sleep(0.05)
+    return result
+
+
+async def _tracked(client, receipt) -> dict:
+    answer = await client.get(f"/v1/track/{receipt['code']}", headers={"X-Tracking-Pin": receipt["tracking_pin"]})
+    return await answer.json()
+
+
+async def test_a_mailed_result_is_followed_until_delivered_and_the_dossier_is_returned(gateway, orgs, db):
+    receipt = await _mail_a_result(gateway, orgs)
+
+    async def returned():
+        tracked = await _tracked(gateway, receipt)
+        return tracked if tracked["status"] == "returned" else None
+
+    tracked = await _until(returned)
+    item = tracked["postal"]
+    assert s10_problem(item["item_code"]) is None and item["item_code"].startswith("RR")
+    assert item["status"] == "delivered" and item["status_label"] == "Đã phát thành công"
+    assert len(item["events"]) == 6 and item["events"][0]["status_label"] == "Đã tạo đơn gửi"
+    events = await (await gateway.get(f"/v1/dossiers/{receipt['code']}/events", headers=orgs.admin.auth)).json()
+    types = [e["type"] for e in events["items"]]
+    assert types[-3:] == ["result_ready", "result_mailed", "returned"]
+    returned_event = events["items"][-1]
+    assert returned_event["data"]["via"] == "postal" and returned_event["data"]["item_code"] == item["item_code"]
+    view = await (await gateway.get(f"/v1/dossiers/{receipt['code']}", headers=orgs.admin.auth)).json()
+    assert view["dvcqg_status"] == 10
+    order = await db.fetchval("SELECT status FROM outbox WHERE kind = 'postal.result_order'")
+    assert order == "delivered"
+
+
+async def test_a_result_returned_to_sender_comes_back_to_the_counter_and_the_citizen_is_told(gateway, orgs, vnpost):
+    await _simulator_control(vnpost[0], "returned")
+    receipt = await _mail_a_result(gateway, orgs)
+
+    async def back():
+        tracked = await _tracked(gateway, receipt)
+        return tracked if tracked["postal"] and tracked["postal"]["status"] == "returned_to_sender" else None
+
+    tracked = await _until(back)
+    assert tracked["status"] == "result_ready"  # not returned: the citizen has not got it
+    assert "mời công dân nhận tại nơi đã nộp hồ sơ" in tracked["timeline"][-1]["label"]
+    handed = await gateway.post(
+        f"/v1/agency/dossiers/{receipt['code']}/events", json={"type": "returned"}, headers=orgs.agency.auth
+    )
+    assert handed.status == 201 and (await handed.json())["status_after"] == "returned"
+
+
+async def test_duplicate_and_out_of_order_callbacks_are_stored_once_and_end_delivered(gateway, orgs, vnpost, db):
+    await _simulator_control(vnpost[0], "duplicate_out_of_order")
+    receipt = await _mail_a_result(gateway, orgs)
+
+    async def returned():
+        return (await _tracked(gateway, receipt))["status"] == "returned"
+
+    await _until(returned)
+    await asyncio.sleep(0.5)  # the last duplicates arrive
+    codes = [row["code"] for row in await db.fetch("SELECT code FROM postal_events")]
+    assert sorted(codes) == [1, 10, 11, 12, 14, 101]  # every callback twice, each stored once
+    returned_events = await db.fetchval("SELECT count(*) FROM dossier_events WHERE type = 'returned'")
+    assert returned_events == 1
+
+
+def _signed(body: dict, *, secret: str = SECRET, at: float | None = None) -> tuple[bytes, dict[str, str]]:
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    timestamp = int(at if at is not None else time.time())
+    headers = {
+        signing.TIMESTAMP_HEADER: str(timestamp),
+        signing.SIGNATURE_HEADER: signing.sign(secret.encode(), timestamp, raw),
+        "Content-Type": "application/json",
+    }
+    return raw, headers
+
+
+async def test_faulty_callbacks_are_refused(gateway, orgs, db):
+    event = {"ItemCode": "RR000000005VN", "Status": 14, "TraceDate": "23/11/2026 10:15:00"}
+    cases = {
+        "bad signature": (*_signed(event, secret="another-secret"), 401, "postal.callback_signature"),
+        "stale": (*_signed(event, at=time.time() - 3600), 401, "postal.callback_stale"),
+        "malformed": (*_signed({"ItemCode": "RR000000005VN", "Status": "?"}), 422, "postal.malformed"),
+        "unknown item": (*_signed(event), 404, "postal.item_unknown"),
+    }
+    for name, (raw, headers, status, problem) in cases.items():
+        answer = await gateway.post("/v1/postal/callbacks", data=raw, headers=headers)
+        body = await answer.json()
+        assert (answer.status, body["code"]) == (status, problem), name
+    unsigned = await gateway.post("/v1/postal/callbacks", json=event)
+    assert (unsigned.status, (await unsigned.json())["code"]) == (401, "postal.callback_unsigned")
+    assert await db.fetchval("SELECT count(*) FROM postal_events") == 0
+
+
+async def test_quiet_items_are_polled(aiohttp_client, settings, orgs, db):
+    """Callbacks lost (VNPost calls a dead address): the poll of quiet items brings the events in."""
+    config = SimulatorConfig(
+        username="motcua",
+        password="mat-khau",
+        customer_code="MOTCUA-HN",
+        callback_url=f"http://127.0.0.1:{free_port()}/nobody-listens",
+        callback_secret=SECRET.encode(),
+        tick_seconds=0.02,
+    )
+    runner, url = await start_postal_simulator(config)
+    try:
+        configured = settings.model_copy(
+            update={
+                "postal_url": url,
+                "postal_customer_code": "MOTCUA-HN",
+                "postal_username": "motcua",
+                "postal_password": SecretStr("mat-khau"),
+                "postal_callback_secret": SecretStr(SECRET),
+                "worker_poll_seconds": 0.05,
+                "postal_poll_seconds": 3600,  # this test polls by hand
+            }
+        )
+        client = await aiohttp_client(create_app(configured, with_worker=True))
+        receipt = await _mail_a_result(client, orgs)
+
+        async def ordered():
+            return await db.fetchval("SELECT item_code FROM postal_items WHERE ordered_at IS NOT NULL")
+
+        item_code = await _until(ordered)
+        await asyncio.sleep(0.5)  # VNPost moves the item meanwhile; nobody hears of it
+        assert await db.fetchval("SELECT count(*) FROM postal_events") == 0
+        await db.execute("UPDATE postal_items SET last_event_at = now() - interval '3 days'")
+        assert await poll_quiet(client.app[SERVICES]) == 1
+        assert await db.fetchval("SELECT status FROM postal_items WHERE item_code = $1", item_code) == "delivered"
+        assert (await _tracked(client, receipt))["status"] == "returned"
+        assert await poll_quiet(client.app[SERVICES]) == 0  # delivered: never polled again
+    finally:
+        await runner.cleanup()
+
+
+async def test_the_pool_allocates_in_order_and_never_reuses_a_number_within_12_months(db):
+    def number(serial: int) -> str:
+        return f"RR{serial:08d}{check_digit(f'{serial:08d}')}VN"
+
+    first = await postal_store.allocate_s10(db, ["RR"])
+    second = await postal_store.allocate_s10(db, ["RR"])
+    assert (first, second) == (number(0), number(1)) == ("RR000000005VN", "RR000000014VN")
+    # VNPost assigned a number of our range to someone else's item: the pool skips it.
+    assert await postal_store.mark_used(db, number(2))
+    assert await postal_store.allocate_s10(db, ["RR"]) == number(3)
+    assert not await postal_store.mark_used(db, first)  # used within 12 months
+    await db.execute("UPDATE s10_used SET used_at = now() - interval '13 months' WHERE item_code = $1", first)
+    assert await postal_store.mark_used(db, first)  # free again after 12 months
+
+
+async def test_an_exhausted_prefix_moves_to_the_next_and_then_stops(db):
+    await db.execute("INSERT INTO s10_serials (prefix, next_serial) VALUES ('RR', 100000000)")
+    assert (await postal_store.allocate_s10(db, ["RR", "RS"])).startswith("RS")
+    await db.execute("UPDATE s10_serials SET next_serial = 100000000")
+    with pytest.raises(PoolExhausted):
+        await postal_store.allocate_s10(db, ["RR", "RS"])
