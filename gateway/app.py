@@ -4,11 +4,11 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import structlog
-from adapters.postal.client import PostalClient
 from aiohttp import web
 
+from adapters.postal.client import PostalClient
 from gateway import worker
-from gateway.api import admin, agency, documents, health, intake, jwks, postal, tracking
+from gateway.api import admin, agency, documents, health, intake, jwks, postal, postal_reports, tracking
 from gateway.calendar_refresh import build_calendar, keep_calendar_fresh
 from gateway.content import LocalContentStore
 from gateway.keys import SERVICES, Services
@@ -116,7 +116,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> web.Applicat
         middlewares=[request_context, problems, body_limit(settings.max_body_bytes)],
     )
     app[SERVICES] = build_services(settings)
-    for module in (health, intake, documents, agency, tracking, postal, admin, jwks):
+    for module in (health, intake, documents, agency, tracking, postal, admin, postal_reports, jwks):
         app.router.add_routes(module.routes)
     app[OPENAPI] = build_openapi(app)
     app.cleanup_ctx.append(_database)

@@ -414,6 +414,33 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             **_problems(401, 404, 422, 503),
         },
     },
+    ("GET", "/v1/admin/postal/reconciliation"): {
+        "operationId": "postalReconciliation",
+        "summary": "COD reconciliation of mailed results ordered in a period: due against paid (operators)",
+        "tags": ["operations"],
+        "security": _SECURED,
+        "parameters": [
+            {"name": "from", "in": "query", "required": True, "schema": {"type": "string", "format": "date"}},
+            {"name": "to", "in": "query", "required": True, "schema": {"type": "string", "format": "date"}},
+            {
+                "name": "format",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string", "enum": ["json", "csv"]},
+                "description": "csv: one row per item, UTF-8 with a BOM, for a spreadsheet",
+            },
+        ],
+        "responses": {
+            "200": {
+                "description": "Totals (items, cod_due, cod_paid, outstanding, overpaid) and one row per item",
+                "content": {
+                    "application/json": {"schema": {"type": "object"}},
+                    "text/csv": {"schema": {"type": "string"}},
+                },
+            },
+            **_problems(400, *_AUTH_ERRORS),
+        },
+    },
     ("GET", "/v1/admin/outbox"): {
         "operationId": "adminOutbox",
         "summary": "Outbox messages, newest first (operators)",

@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
 
 import aiohttp
 import pytest
@@ -21,6 +22,7 @@ from gateway.store import postal as postal_store
 from gateway.store.embedded import free_port
 from gateway.store.postal import PoolExhausted
 from gateway.workflow.postal import poll_quiet
+from mapping.calendar import VN_TZ
 from tests.samples import pdf, postal_dossier, sha256, upload_documents
 
 SECRET = "callback-secret-for-tests-0123456789"
@@ -73,9 +75,11 @@ async def gateway(aiohttp_client, settings, vnpost):
     return await aiohttp_client(create_app(configured, with_worker=True), server_kwargs={"port": port})
 
 
-async def _mail_a_result(client, orgs, key="k") -> dict:
+async def _mail_a_result(client, orgs, key="k", body=None) -> dict:
     """File a dossier to be returned by post, let the agency take it and report its result ready."""
-    answer = await client.post("/v1/dossiers", json=MAILED, headers={**orgs.postal.auth, "Idempotency-Key": key})
+    answer = await client.post(
+        "/v1/dossiers", json=body or MAILED, headers={**orgs.postal.auth, "Idempotency-Key": key}
+    )
     receipt = await answer.json()
     assert answer.status == 201, receipt
     await upload_documents(client, orgs.postal, receipt)
@@ -251,3 +255,43 @@ async def test_an_exhausted_prefix_moves_to_the_next_and_then_stops(db):
     await db.execute("UPDATE s10_serials SET next_serial = 100000000")
     with pytest.raises(PoolExhausted):
         await postal_store.allocate_s10(db, ["RR", "RS"])
+
+
+async def test_cod_reconciliation_sums_due_against_paid(gateway, orgs, vnpost, db):
+    """Two mailed results with the 200,000 VND fee still due: one delivered and its COD paid out, one returned
+    to sender (nothing collected); the period's report says so, as JSON and as CSV."""
+    unpaid_fee = {**MAILED, "fees": []}
+    paid = await _mail_a_result(gateway, orgs, key="paid", body=unpaid_fee)
+
+    async def cod_paid():
+        return await db.fetchval("SELECT count(*) FROM postal_events WHERE code = 21")
+
+    await _until(cod_paid)
+    await _simulator_control(vnpost[0], "returned")
+    back = await _mail_a_result(gateway, orgs, key="back", body=unpaid_fee)
+
+    async def returned():
+        return await db.fetchval("SELECT count(*) FROM postal_items WHERE status = 'returned_to_sender'")
+
+    await _until(returned)
+    today = datetime.now(VN_TZ).date()
+    url = f"/v1/admin/postal/reconciliation?from={today - timedelta(days=1)}&to={today}"
+    report = await (await gateway.get(url, headers=orgs.admin.auth)).json()
+    assert report["totals"] == {
+        "items": 2,
+        "cod_due": 400_000,
+        "cod_paid": 200_000,
+        "outstanding": 200_000,
+        "overpaid": 0,
+    }
+    by_dossier = {item["dossier_code"]: item for item in report["items"]}
+    assert by_dossier[paid["code"]]["difference"] == 0 and by_dossier[back["code"]]["difference"] == 200_000
+    csv_answer = await gateway.get(url + "&format=csv", headers=orgs.admin.auth)
+    text = (await csv_answer.read()).decode("utf-8")
+    assert csv_answer.content_type == "text/csv" and text.startswith("\ufeffitem_code,dossier_code")
+    assert len(text.strip().splitlines()) == 3
+    earlier = f"/v1/admin/postal/reconciliation?from={today - timedelta(days=9)}&to={today - timedelta(days=2)}"
+    assert (await (await gateway.get(earlier, headers=orgs.admin.auth)).json())["totals"]["items"] == 0
+    assert (await gateway.get(url, headers=orgs.postal.auth)).status == 403
+    bad = await gateway.get("/v1/admin/postal/reconciliation?from=2026-13-01&to=2026-11-01", headers=orgs.admin.auth)
+    assert (bad.status, (await bad.json())["code"]) == (400, "query.invalid")

@@ -119,3 +119,17 @@ async def quiet_items(conn: asyncpg.Connection, quiet_since: datetime, limit: in
         limit,
     )
     return [row["item_code"] for row in rows]
+
+
+async def reconciliation(conn: asyncpg.Connection, start: datetime, end: datetime) -> list[asyncpg.Record]:
+    """Mailed results ordered in [start, end): COD due on each, and what VNPost reported paid out for it."""
+    return await conn.fetch(
+        "SELECT i.item_code, i.order_number, i.ordered_at, i.status, i.cod_due,"
+        " COALESCE(sum(e.cod_amount) FILTER (WHERE e.code = 21), 0)::bigint AS cod_paid,"
+        " max(e.occurred_at) FILTER (WHERE e.code = 21) AS paid_at"
+        " FROM postal_items i LEFT JOIN postal_events e ON e.item_code = i.item_code"
+        " WHERE i.ordered_at >= $1 AND i.ordered_at < $2"
+        " GROUP BY i.item_code ORDER BY i.ordered_at, i.item_code",
+        start,
+        end,
+    )
