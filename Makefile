@@ -23,6 +23,7 @@ bench: $(STAMP)
 	$(PY) -m bench.bench_mapping
 	$(PY) -m bench.bench_identity
 	$(PY) -m bench.bench_dispatch
+	$(PY) -m bench.bench_callbacks
 	$(PY) -m bench.bench_upload
 
 lint: $(STAMP)
