@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,14 +30,14 @@ from adapters.postal import signing
 from adapters.postal.messages import TrackingEvent, tracking_event_body
 from adapters.postal.s10 import check_digit
 from adapters.postal.status import vnpost_name
-from bench.harness import run_and_record
+from bench.harness import rate_line, run_and_record, serve
 from bench.machine import describe
 from gateway.app import create_app
 from gateway.keys import SERVICES
 from gateway.logging import configure_logging
 from gateway.runtime import ensure_database
 from gateway.settings import Settings
-from gateway.store.embedded import EmbeddedPostgres, free_port
+from gateway.store.embedded import EmbeddedPostgres
 from tests.samples import postal_dossier
 
 AGENCY = "000.00.10.H26"
@@ -46,12 +45,8 @@ SECRET = "bench-callback-secret"
 CODES = (1, 10, 11, 12, 14)  # created, in transit, at the post office, out for delivery, delivered
 
 
-async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner, f"http://127.0.0.1:{port}"
+def _line(name: str, count: int, total: float, latencies: list[float], baseline: float | None) -> str:
+    return rate_line(name, count, total, latencies, baseline, "time per callback vs baseline")
 
 
 async def _items(conn: asyncpg.Connection, org_id: int, label: str, first: int, count: int, status: str) -> list[str]:
@@ -148,13 +143,6 @@ async def _post_all(
         return time.perf_counter() - started, latencies, answers
 
 
-def _line(name: str, count: int, total: float, latencies: list[float], baseline: float | None) -> str:
-    p50 = statistics.median(latencies)
-    p99 = statistics.quantiles(latencies, n=100)[98]
-    ratio = f"; time per callback vs baseline {total / baseline:.1f}x" if baseline else ""
-    return f"{name}: {count / total:,.0f}/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms{ratio}"
-
-
 async def run(items: int, base: Path) -> str:
     configure_logging("WARNING")  # no per-request log line: the figures are the ingestion path's own
     server = EmbeddedPostgres(base / "pg", durable=False)
@@ -170,11 +158,11 @@ async def run(items: int, base: Path) -> str:
             postal_callback_secret=SecretStr(SECRET),
         )
         app = create_app(settings)
-        runner, gateway_url = await _serve(app)  # migrated on start-up
+        runner, gateway_url = await serve(app)  # migrated on start-up
         runners.append(runner)
         hello = web.Application()
         hello.router.add_post("/callbacks", lambda _: web.json_response({"accepted": True}))
-        runner, hello_url = await _serve(hello)
+        runner, hello_url = await serve(hello)
         runners.append(runner)
         services = app[SERVICES]
         callbacks_url = f"{gateway_url}/v1/postal/callbacks"

@@ -12,7 +12,6 @@ simulator runs in the same process (and event loop), so every figure includes it
 import argparse
 import asyncio
 import os
-import statistics
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +22,7 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from adapters.agency.simulator import AgencySimulatorConfig, start_agency_simulator
-from bench.harness import run_and_record
+from bench.harness import rate_line, run_and_record, serve
 from bench.machine import describe
 from gateway import jws, worker
 from gateway.app import build_services
@@ -33,7 +32,7 @@ from gateway.runtime import ensure_database
 from gateway.settings import Settings
 from gateway.store import endpoints, outbox
 from gateway.store.db import create_pool
-from gateway.store.embedded import EmbeddedPostgres, free_port
+from gateway.store.embedded import EmbeddedPostgres
 from gateway.store.migrate import migrate
 from gateway.workflow import deliver
 from tests.samples import postal_dossier
@@ -41,12 +40,8 @@ from tests.samples import postal_dossier
 AGENCY = "000.00.10.H26"
 
 
-async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner, f"http://127.0.0.1:{port}"
+def _line(name: str, count: int, total: float, latencies: list[float], baseline: float | None) -> str:
+    return rate_line(name, count, total, latencies, baseline, "wall time vs baseline")
 
 
 async def _enqueue(conn: asyncpg.Connection, org_id: int, label: str, count: int) -> None:
@@ -120,13 +115,6 @@ async def _baseline(url: str, body: bytes, count: int, concurrency: int) -> tupl
         return time.perf_counter() - started, latencies
 
 
-def _line(name: str, count: int, total: float, latencies: list[float], baseline: float | None) -> str:
-    p50 = statistics.median(latencies)
-    p99 = statistics.quantiles(latencies, n=100)[98]
-    ratio = f"; wall time vs baseline {total / baseline:.1f}x" if baseline else ""
-    return f"{name}: {count / total:,.0f}/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms{ratio}"
-
-
 async def run(count: int, base: Path) -> str:
     server = EmbeddedPostgres(base / "pg", durable=False)
     admin_url = await asyncio.to_thread(server.start)
@@ -146,7 +134,7 @@ async def run(count: int, base: Path) -> str:
         jwks.router.add_get(
             "/.well-known/jwks.json", lambda _: web.json_response(keys_for(services).jwks())
         )  # what gateway.api serves
-        runner, jwks_url = await _serve(jwks)
+        runner, jwks_url = await serve(jwks)
         runners.append(runner)
         runner, sim_url = await start_agency_simulator(
             AgencySimulatorConfig(jwks_url=f"{jwks_url}/.well-known/jwks.json", agency_code=AGENCY)
@@ -154,7 +142,7 @@ async def run(count: int, base: Path) -> str:
         runners.append(runner)
         hello = web.Application()
         hello.router.add_post("/inbox", lambda _: web.json_response({"accepted": True}))
-        runner, hello_url = await _serve(hello)
+        runner, hello_url = await serve(hello)
         runners.append(runner)
 
         async with services.pool.acquire() as conn:
