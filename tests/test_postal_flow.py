@@ -295,3 +295,12 @@ async def test_cod_reconciliation_sums_due_against_paid(gateway, orgs, vnpost, d
     assert (await gateway.get(url, headers=orgs.postal.auth)).status == 403
     bad = await gateway.get("/v1/admin/postal/reconciliation?from=2026-13-01&to=2026-11-01", headers=orgs.admin.auth)
     assert (bad.status, (await bad.json())["code"]) == (400, "query.invalid")
+
+
+async def test_the_sealed_dossiers_number_from_a_post_office_is_never_handed_out_by_our_pool(client, orgs, db):
+    """A post office files a dossier sealed under a number that happens to lie in our pool's range: the pool
+    skips it."""
+    body = postal_dossier(channel={"type": "postal", "post_office_code": "100000", "item_number": "RR000000005VN"})
+    answer = await client.post("/v1/dossiers", json=body, headers={**orgs.postal.auth, "Idempotency-Key": "sealed"})
+    assert answer.status == 201, await answer.text()
+    assert await postal_store.allocate_s10(db, ["RR"]) == "RR000000014VN"

@@ -17,7 +17,7 @@ from gateway.errors import Unprocessable
 from gateway.keys import Services
 from gateway.schemas import IntakeRequest, Receipt, UnitRef
 from gateway.security import hash_pin, new_pin, new_salt
-from gateway.store import dossiers, idempotency, outbox
+from gateway.store import dossiers, idempotency, outbox, postal
 from gateway.store import identity as identity_store
 from gateway.store.clients import Principal
 from gateway.store.documents import download_path
@@ -241,6 +241,9 @@ async def commit(
         if not receipt["missing_components"]:
             await steps.start_first(conn, dossier_id, prepared.received_at, deliver_at)
         await outbox.enqueue(conn, outbox.DVCQG_SYNC, dossier_id=dossier_id, target=None, payload={"code": code})
+        if prepared.request.channel.type == "postal":
+            # VNPost's number for the sealed dossier: our own pool must not hand it out within 12 months.
+            await postal.mark_used(conn, prepared.request.channel.item_number)
         body = json.dumps(receipt, ensure_ascii=False).encode()
         completed = await idempotency.complete(
             conn, principal.organisation_id, idempotency_key, claim_locked_at, 201, services.sealer.seal(body)
