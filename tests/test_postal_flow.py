@@ -59,19 +59,23 @@ async def vnpost(settings) -> AsyncIterator[tuple[str, int]]:
     await runner.cleanup()
 
 
+def _with_vnpost(settings, url: str, **changes):
+    """The test settings pointed at the VNPost simulator at `url`, with a fast worker."""
+    update = {
+        "postal_url": url,
+        "postal_customer_code": "MOTCUA-HN",
+        "postal_username": "motcua",
+        "postal_password": SecretStr("mat-khau"),
+        "postal_callback_secret": SecretStr(SECRET),
+        "worker_poll_seconds": 0.05,
+    }
+    return settings.model_copy(update=update | changes)
+
+
 @pytest.fixture
 async def gateway(aiohttp_client, settings, vnpost):
     url, port = vnpost
-    configured = settings.model_copy(
-        update={
-            "postal_url": url,
-            "postal_customer_code": "MOTCUA-HN",
-            "postal_username": "motcua",
-            "postal_password": SecretStr("mat-khau"),
-            "postal_callback_secret": SecretStr(SECRET),
-            "worker_poll_seconds": 0.05,
-        }
-    )
+    configured = _with_vnpost(settings, url)
     return await aiohttp_client(create_app(configured, with_worker=True), server_kwargs={"port": port})
 
 
@@ -205,17 +209,7 @@ async def test_quiet_items_are_polled(aiohttp_client, settings, orgs, db):
     )
     runner, url = await start_postal_simulator(config)
     try:
-        configured = settings.model_copy(
-            update={
-                "postal_url": url,
-                "postal_customer_code": "MOTCUA-HN",
-                "postal_username": "motcua",
-                "postal_password": SecretStr("mat-khau"),
-                "postal_callback_secret": SecretStr(SECRET),
-                "worker_poll_seconds": 0.05,
-                "postal_poll_seconds": 3600,  # this test polls by hand
-            }
-        )
+        configured = _with_vnpost(settings, url, postal_poll_seconds=3600)  # this test polls by hand
         client = await aiohttp_client(create_app(configured, with_worker=True))
         receipt = await _mail_a_result(client, orgs)
 
