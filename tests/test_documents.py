@@ -533,7 +533,9 @@ async def test_purge_removes_old_finished_dossiers_files_and_keeps_the_evidence(
     assert listing["items"][0]["sha256"] == SHA and listing["items"][0]["href"] is None
     gone = await client.get(f"/v1/dossiers/{old['code']}/documents/{SHA}", headers=orgs.postal.auth)
     await _problem(gone, 410, "document.purged")
-    assert kept_open["code"]
+    own = document("TK_LLTP", "riêng")["sha256"]
+    still = await client.get(f"/v1/dossiers/{kept_open['code']}/documents/{own}", headers=orgs.postal.auth)
+    assert still.status == 200  # the open dossier's file is untouched
 
 
 async def test_purge_removes_a_day_old_file_no_dossier_links(client, orgs, db):
