@@ -23,6 +23,7 @@ from gateway.store import clients
 from gateway.store.embedded import EmbeddedPostgres
 from gateway.store.migrate import migrate
 
+pytest_plugins = ["tests.mailing"]  # the VNPost simulator fixtures
 TEST_DATABASE = "motcua_test"
 SECRET = "test-secret-" + "x" * 40
 

@@ -6,12 +6,9 @@ items are polled; the number pool never reuses a number within 12 months."""
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
-import aiohttp
 import pytest
-from pydantic import SecretStr
 
 from adapters.postal import signing
 from adapters.postal.s10 import check_digit, s10_problem
@@ -23,105 +20,18 @@ from gateway.store.embedded import free_port
 from gateway.store.postal import PoolExhausted
 from gateway.workflow.postal import poll_quiet
 from mapping.calendar import VN_TZ
-from tests.samples import pdf, postal_dossier, sha256, upload_documents
-
-SECRET = "callback-secret-for-tests-0123456789"
-MAILED = postal_dossier(
-    return_method={
-        "type": "postal",
-        "recipient_name": "Nguyễn Văn An",
-        "phone": "0912345678",
-        "address": {"unit_code": "00004", "address_line": "12 phố Đội Cấn"},
-    }
-)
-
-
-async def _simulator_control(url: str, scenario: str) -> None:
-    async with aiohttp.ClientSession() as session:
-        async with session.post(f"{url}/_simulator/scenario", json={"scenario": scenario}) as answer:
-            assert answer.status == 200, await answer.text()
-
-
-@pytest.fixture
-async def vnpost(settings) -> AsyncIterator[tuple[str, int]]:
-    """The VNPost simulator calling back a gateway that will listen on `port`."""
-    port = free_port()
-    config = SimulatorConfig(
-        username="motcua",
-        password="mat-khau",
-        customer_code="MOTCUA-HN",
-        callback_url=f"http://127.0.0.1:{port}/v1/postal/callbacks",
-        callback_secret=SECRET.encode(),
-        tick_seconds=0.05,
-    )
-    runner, url = await start_postal_simulator(config)
-    yield url, port
-    await runner.cleanup()
-
-
-def _with_vnpost(settings, url: str, **changes):
-    """The test settings pointed at the VNPost simulator at `url`, with a fast worker."""
-    update = {
-        "postal_url": url,
-        "postal_customer_code": "MOTCUA-HN",
-        "postal_username": "motcua",
-        "postal_password": SecretStr("mat-khau"),
-        "postal_callback_secret": SecretStr(SECRET),
-        "worker_poll_seconds": 0.05,
-    }
-    return settings.model_copy(update=update | changes)
-
-
-@pytest.fixture
-async def gateway(aiohttp_client, settings, vnpost):
-    url, port = vnpost
-    configured = _with_vnpost(settings, url)
-    return await aiohttp_client(create_app(configured, with_worker=True), server_kwargs={"port": port})
-
-
-async def _mail_a_result(client, orgs, key="k", body=None) -> dict:
-    """File a dossier to be returned by post, let the agency take it and report its result ready."""
-    answer = await client.post(
-        "/v1/dossiers", json=body or MAILED, headers={**orgs.postal.auth, "Idempotency-Key": key}
-    )
-    receipt = await answer.json()
-    assert answer.status == 201, receipt
-    await upload_documents(client, orgs.postal, receipt)
-    code = receipt["code"]
-    event = f"/v1/agency/dossiers/{code}/events"
-    assert (await client.post(event, json={"type": "accepted"}, headers=orgs.agency.auth)).status == 201
-    result = pdf("Phiếu lý lịch tư pháp gửi bưu điện")
-    uploaded = await client.put(
-        f"/v1/agency/dossiers/{code}/results/{sha256(result)}",
-        data=result,
-        params={"name": "Phiếu LLTP"},
-        headers={**orgs.agency.auth, "Content-Type": "application/pdf"},
-    )
-    assert uploaded.status == 201, await uploaded.text()
-    assert (await client.post(event, json={"type": "result_ready"}, headers=orgs.agency.auth)).status == 201
-    return receipt
-
-
-async def _until(predicate, seconds: float = 15.0):
-    async with asyncio.timeout(seconds):
-        while not (result := await predicate()):  # noqa: ASYNC110 - the worker and VNPost move it
-            await asyncio.sleep(0.05)
-    return result
-
-
-async def _tracked(client, receipt) -> dict:
-    answer = await client.get(f"/v1/track/{receipt['code']}", headers={"X-Tracking-Pin": receipt["tracking_pin"]})
-    return await answer.json()
+from tests.mailing import MAILED, SECRET, mail_a_result, simulator_control, tracked_by_pin, until, with_vnpost
+from tests.samples import postal_dossier
 
 
 async def test_a_mailed_result_is_followed_until_delivered_and_the_dossier_is_returned(gateway, orgs, db):
-    receipt = await _mail_a_result(gateway, orgs)
+    receipt = await mail_a_result(gateway, orgs)
 
     async def returned():
-        tracked = await _tracked(gateway, receipt)
+        tracked = await tracked_by_pin(gateway, receipt)
         return tracked if tracked["status"] == "returned" else None
 
-    tracked = await _until(returned)
+    tracked = await until(returned)
     item = tracked["postal"]
     assert s10_problem(item["item_code"]) is None and item["item_code"].startswith("RR")
     assert item["status"] == "delivered" and item["status_label"] == "Đã phát thành công"
@@ -138,14 +48,14 @@ async def test_a_mailed_result_is_followed_until_delivered_and_the_dossier_is_re
 
 
 async def test_a_result_returned_to_sender_comes_back_to_the_counter_and_the_citizen_is_told(gateway, orgs, vnpost):
-    await _simulator_control(vnpost[0], "returned")
-    receipt = await _mail_a_result(gateway, orgs)
+    await simulator_control(vnpost[0], "returned")
+    receipt = await mail_a_result(gateway, orgs)
 
     async def back():
-        tracked = await _tracked(gateway, receipt)
+        tracked = await tracked_by_pin(gateway, receipt)
         return tracked if tracked["postal"] and tracked["postal"]["status"] == "returned_to_sender" else None
 
-    tracked = await _until(back)
+    tracked = await until(back)
     assert tracked["status"] == "result_ready"  # not returned: the citizen has not got it
     assert "mời công dân nhận tại nơi đã nộp hồ sơ" in tracked["timeline"][-1]["label"]
     handed = await gateway.post(
@@ -155,13 +65,13 @@ async def test_a_result_returned_to_sender_comes_back_to_the_counter_and_the_cit
 
 
 async def test_duplicate_and_out_of_order_callbacks_are_stored_once_and_end_delivered(gateway, orgs, vnpost, db):
-    await _simulator_control(vnpost[0], "duplicate_out_of_order")
-    receipt = await _mail_a_result(gateway, orgs)
+    await simulator_control(vnpost[0], "duplicate_out_of_order")
+    receipt = await mail_a_result(gateway, orgs)
 
     async def returned():
-        return (await _tracked(gateway, receipt))["status"] == "returned"
+        return (await tracked_by_pin(gateway, receipt))["status"] == "returned"
 
-    await _until(returned)
+    await until(returned)
     await asyncio.sleep(0.5)  # the last duplicates arrive
     codes = [row["code"] for row in await db.fetch("SELECT code FROM postal_events")]
     assert sorted(codes) == [1, 10, 11, 12, 14, 101]  # every callback twice, each stored once
@@ -209,20 +119,20 @@ async def test_quiet_items_are_polled(aiohttp_client, settings, orgs, db):
     )
     runner, url = await start_postal_simulator(config)
     try:
-        configured = _with_vnpost(settings, url, postal_poll_seconds=3600)  # this test polls by hand
+        configured = with_vnpost(settings, url, postal_poll_seconds=3600)  # this test polls by hand
         client = await aiohttp_client(create_app(configured, with_worker=True))
-        receipt = await _mail_a_result(client, orgs)
+        receipt = await mail_a_result(client, orgs)
 
         async def ordered():
             return await db.fetchval("SELECT item_code FROM postal_items WHERE ordered_at IS NOT NULL")
 
-        item_code = await _until(ordered)
+        item_code = await until(ordered)
         await asyncio.sleep(0.5)  # VNPost moves the item meanwhile; nobody hears of it
         assert await db.fetchval("SELECT count(*) FROM postal_events") == 0
         await db.execute("UPDATE postal_items SET last_event_at = now() - interval '3 days'")
         assert await poll_quiet(client.app[SERVICES]) == 1
         assert await db.fetchval("SELECT status FROM postal_items WHERE item_code = $1", item_code) == "delivered"
-        assert (await _tracked(client, receipt))["status"] == "returned"
+        assert (await tracked_by_pin(client, receipt))["status"] == "returned"
         assert await poll_quiet(client.app[SERVICES]) == 0  # delivered: never polled again
     finally:
         await runner.cleanup()
@@ -255,19 +165,19 @@ async def test_cod_reconciliation_sums_due_against_paid(gateway, orgs, vnpost, d
     """Two mailed results with the 200,000 VND fee still due: one delivered and its COD paid out, one returned
     to sender (nothing collected); the period's report says so, as JSON and as CSV."""
     unpaid_fee = {**MAILED, "fees": []}
-    paid = await _mail_a_result(gateway, orgs, key="paid", body=unpaid_fee)
+    paid = await mail_a_result(gateway, orgs, key="paid", body=unpaid_fee)
 
     async def cod_paid():
         return await db.fetchval("SELECT count(*) FROM postal_events WHERE code = 21")
 
-    await _until(cod_paid)
-    await _simulator_control(vnpost[0], "returned")
-    back = await _mail_a_result(gateway, orgs, key="back", body=unpaid_fee)
+    await until(cod_paid)
+    await simulator_control(vnpost[0], "returned")
+    back = await mail_a_result(gateway, orgs, key="back", body=unpaid_fee)
 
     async def returned():
         return await db.fetchval("SELECT count(*) FROM postal_items WHERE status = 'returned_to_sender'")
 
-    await _until(returned)
+    await until(returned)
     today = datetime.now(VN_TZ).date()
     url = f"/v1/admin/postal/reconciliation?from={today - timedelta(days=1)}&to={today}"
     report = await (await gateway.get(url, headers=orgs.admin.auth)).json()
