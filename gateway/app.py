@@ -14,6 +14,8 @@ from gateway.content import LocalContentStore
 from gateway.keys import SERVICES, Services
 from gateway.middlewares import body_limit, problems, request_context
 from gateway.openapi import OPENAPI, build_openapi
+from gateway.pages import assets, citizen, receipt
+from gateway.pages.links import RECEIPT_LINK_PURPOSE
 from gateway.register import RegisterConnection, identity_config
 from gateway.security import Sealer
 from gateway.settings import Settings
@@ -39,6 +41,7 @@ def build_services(settings: Settings) -> Services:
         calendar=build_calendar(settings, {}),  # plus the stored days off, once the database is up
         server_secret=secret,
         sealer=Sealer(secret),
+        receipt_links=Sealer(secret, RECEIPT_LINK_PURPOSE),
         content=content_store(settings),
     )
 
@@ -116,7 +119,8 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> web.Applicat
         middlewares=[request_context, problems, body_limit(settings.max_body_bytes)],
     )
     app[SERVICES] = build_services(settings)
-    for module in (health, intake, documents, agency, tracking, postal, admin, postal_reports, jwks):
+    api = (health, intake, documents, agency, tracking, postal, admin, postal_reports, jwks)
+    for module in (*api, citizen, receipt, assets):
         app.router.add_routes(module.routes)
     app[OPENAPI] = build_openapi(app)
     app.cleanup_ctx.append(_database)

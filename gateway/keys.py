@@ -22,6 +22,7 @@ class Services:
     calendar: WorkingCalendar
     server_secret: bytes
     sealer: Sealer
+    receipt_links: Sealer  # seals the PIN into printable receipt links (gateway/pages/links.py)
     content: ContentStore
     pool: asyncpg.Pool | None = None
     register: PopulationRegister | None = None  # None: identity is not checked (MOTCUA_IDENTITY_URL unset)

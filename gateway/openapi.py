@@ -137,6 +137,32 @@ _FILE_ANSWER = {
 _SECURED = [{"apiKey": []}]
 _AUTH_ERRORS = (401, 403, 503)
 
+
+def _html(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+def _html_errors(*statuses: int) -> dict[str, Any]:
+    return {str(s): _html(f"The page again, or an error page, in Vietnamese (HTTP {s})") for s in statuses}
+
+
+_TRACKING_FORM = {
+    "required": True,
+    "content": {
+        "application/x-www-form-urlencoded": {
+            "schema": {
+                "type": "object",
+                "required": ["ma", "pin"],
+                "properties": {
+                    "ma": {"type": "string", "description": "Dossier code"},
+                    "pin": {"type": "string", "description": "The PIN printed on the receipt"},
+                    "sha256": {"type": "string", "description": "The result to download (/tra-cuu/ket-qua only)"},
+                },
+            }
+        }
+    },
+}
+
 OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/.well-known/jwks.json"): JWKS_OPERATION,
     ("GET", "/healthz"): {
@@ -291,6 +317,61 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             "200": _FILE_ANSWER,
             "206": _FILE_ANSWER,
             **_problems(400, 403, 404, 410, 416, 429, 503),
+        },
+    },
+    ("GET", "/tra-cuu"): {
+        "operationId": "trackingPageForm",
+        "summary": "The citizen's tracking page (HTML form; ?ma= fills in the dossier code, as the receipt's QR does)",
+        "tags": ["pages"],
+        "security": [],
+        "parameters": [{"name": "ma", "in": "query", "required": False, "schema": {"type": "string"}}],
+        "responses": {"200": _html("The form")},
+    },
+    ("POST", "/tra-cuu"): {
+        "operationId": "trackingPage",
+        "summary": "The dossier's progress as a page, for the code and PIN posted by the form",
+        "tags": ["pages"],
+        "security": [],
+        "requestBody": _TRACKING_FORM,
+        "responses": {"200": _html("The dossier's progress"), **_html_errors(400, 404, 429, 503)},
+    },
+    ("POST", "/tra-cuu/ket-qua"): {
+        "operationId": "trackingPageDownload",
+        "summary": "Download an electronic result from the tracking page (code, PIN and the file's hash posted)",
+        "tags": ["pages"],
+        "security": [],
+        "requestBody": _TRACKING_FORM,
+        "responses": {"200": _FILE_ANSWER, **_html_errors(400, 403, 404, 410, 429, 503)},
+    },
+    ("GET", "/bien-nhan/{code}"): {
+        "operationId": "receiptPage",
+        "summary": "The printable receipt and appointment slip (form 01) with the PIN and a QR code to /tra-cuu",
+        "tags": ["pages"],
+        "security": [],
+        "parameters": [
+            _CODE,
+            {
+                "name": "t",
+                "in": "query",
+                "required": True,
+                "schema": {"type": "string"},
+                "description": "The sealed token of the intake answer's receipt_url",
+            },
+        ],
+        "responses": {"200": _html("The receipt, A4 when printed"), **_html_errors(404, 503)},
+    },
+    ("GET", "/tai-nguyen/{name}"): {
+        "operationId": "pageAsset",
+        "summary": "The pages' style sheet and print script",
+        "tags": ["pages"],
+        "security": [],
+        "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {
+            "200": {
+                "description": "The file",
+                "content": {kind: {"schema": {"type": "string"}} for kind in ("text/css", "text/javascript")},
+            },
+            **_problems(404),
         },
     },
     ("PUT", "/v1/dossiers/{code}/documents/{sha256}"): {

@@ -232,6 +232,12 @@ class Receipt(BaseModel):
     routing: RoutingOut
     tracking_pin: str | None = Field(default=None, description="Shown once, in the intake answer only")
     tracking_url: str
+    tracking_page: str = Field(description="The citizen's tracking page with the code filled in (PIN typed there)")
+    receipt_url: str | None = Field(
+        default=None,
+        description="The printable receipt (form 01) with the PIN and a QR code; in the intake answer only, "
+        "working for MOTCUA_RECEIPT_LINK_HOURS",
+    )
 
 
 class Event(BaseModel):

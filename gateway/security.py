@@ -47,17 +47,20 @@ def pin_matches(server_secret: bytes, salt: bytes, pin: str, expected: bytes) ->
 
 
 class Sealer:
-    """Authenticated encryption (Fernet) under a key derived from the server secret."""
+    """Authenticated encryption (Fernet) under a key derived from the server secret, one key per purpose so
+    a token sealed for one use never opens for another."""
 
-    def __init__(self, server_secret: bytes) -> None:
-        derived = hashlib.sha256(b"motcua/sealed-answers/v1" + server_secret).digest()
+    def __init__(self, server_secret: bytes, purpose: bytes = b"sealed-answers") -> None:
+        derived = hashlib.sha256(b"motcua/" + purpose + b"/v1" + server_secret).digest()
         self._fernet = Fernet(base64.urlsafe_b64encode(derived))
 
-    def seal(self, data: bytes) -> bytes:
-        return self._fernet.encrypt(data)
+    def seal(self, data: bytes, *, at: int | None = None) -> bytes:
+        """`at` (Unix time) dates the token; tests use it to make an expired one."""
+        return self._fernet.encrypt(data) if at is None else self._fernet.encrypt_at_time(data, at)
 
-    def open(self, token: bytes) -> bytes | None:
+    def open(self, token: bytes, max_age_seconds: int | None = None) -> bytes | None:
+        """The sealed data, or None when the token is forged, damaged or older than `max_age_seconds`."""
         try:
-            return self._fernet.decrypt(token)
+            return self._fernet.decrypt(token, ttl=max_age_seconds)
         except InvalidToken:
             return None

@@ -127,6 +127,17 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(default=24, ge=1, description="How long an answer can be replayed.")
     tracking_max_failures: int = Field(default=5, ge=1, description="Wrong PINs allowed per window.")
     tracking_window_seconds: int = Field(default=900, ge=1)
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/?#]+(/[^?#]*)?$",
+        description="The gateway's address as citizens reach it, for the QR code on printed receipts. "
+        "Unset: taken from each request's Host.",
+    )
+    receipt_link_hours: int = Field(
+        default=168,
+        ge=1,
+        description="How long the printable receipt link in an intake answer works (it carries the PIN, sealed).",
+    )
     log_level: str = Field(default="INFO")
     log_json: bool | None = Field(default=None, description="JSON logs; unset: JSON unless on a terminal.")
 

@@ -51,10 +51,12 @@ async def test_try_it_commands_work_as_written(open_tmp_path):
         lines = out.decode().rstrip().splitlines()
         assert '"form": "01"' in lines[0]
         assert '"identity_status": "verified"' in lines[0]  # checked against the demo's register simulator
-        assert '"forwarding": "queued"' in lines[1]  # 1b: the declared form uploaded, hash and type checked
-        assert '"dossier_code": "000.00.10.H26-' in lines[2]
-        assert lines[4] == "200 application/pdf 633 bytes"  # the agency downloads the form
-        assert '"kind": "result"' in lines[6]
+        assert lines[1].startswith(f"{demo.base}/bien-nhan/000.00.10.H26-")  # the printable receipt's link
+        assert lines[2] == "200 text/html; charset=utf-8"
+        assert '"forwarding": "queued"' in lines[3]  # 1b: the declared form uploaded, hash and type checked
+        assert '"dossier_code": "000.00.10.H26-' in lines[4]
+        assert lines[6] == "200 application/pdf 633 bytes"  # the agency downloads the form
+        assert '"kind": "result"' in lines[8]
         assert any('"type": "result_ready"' in line for line in lines)
         assert lines[-3] == "200 application/pdf 618 bytes"  # the citizen downloads the result with the PIN
         tracked = json.loads(lines[-2])

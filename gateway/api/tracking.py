@@ -32,15 +32,21 @@ def _not_found() -> NotFound:
 
 
 async def _pin_checked(request: web.Request, services: Services) -> asyncpg.Record:
-    """The dossier named in the path, if the PIN matches; failures count toward limits per code and per
-    client address, and a code over its limit answers 429 whatever the PIN."""
-    settings = services.settings
-    code = request.match_info["code"][:64].replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL
+    """The dossier named in the path, if the PIN in the header matches."""
     pin = request.headers.get(PIN_HEADER)
     if not pin:
         raise BadRequest(
             f"Thiếu mã tra cứu: gửi kèm tiêu đề {PIN_HEADER} ghi trên giấy tiếp nhận.", code="tracking.pin_missing"
         )
+    return await pin_checked(request, services, request.match_info["code"], pin)
+
+
+async def pin_checked(request: web.Request, services: Services, code: str, pin: str) -> asyncpg.Record:
+    """The dossier with this code, if the PIN matches; failures count toward limits per code and per
+    client address, and a code over its limit answers 429 whatever the PIN. The API and the /tra-cuu page
+    share it, so the page is no easier to guess through."""
+    settings = services.settings
+    code = code[:64].replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL
     subjects = (f"code:{code}", f"addr:{request.remote}")
     limits = (settings.tracking_max_failures, settings.tracking_max_failures * ADDRESS_ALLOWANCE_FACTOR)
     async with services.connection() as conn, conn.transaction():
@@ -76,6 +82,11 @@ def _result_href(services: Services, dossier: asyncpg.Record, row: asyncpg.Recor
 async def track(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     dossier = await _pin_checked(request, services)
+    return json_response(await tracking_view(services, dossier))
+
+
+async def tracking_view(services: Services, dossier: asyncpg.Record) -> dict:
+    """What the citizen may see of a dossier once the PIN matched: no personal data."""
     async with services.connection() as conn:
         events = await dossiers.list_events(conn, dossier["id"])
         step_rows = await dossier_steps.list_for(conn, dossier["id"])
@@ -85,39 +96,37 @@ async def track(request: web.Request) -> web.Response:
     status = STATUSES[dossier["status"]]
     receipt = dossier["receipt"]
     names = {s["agency"]["identifier"]: s["agency"]["name"] for s in receipt["routing"]["steps"]}
-    return json_response(
-        {
-            "code": dossier["code"],
-            "procedure": receipt["procedure"],
-            "agency": receipt["agency"],
-            "status": status.name,
-            "status_label": status.label,
-            "received_at": dossier["received_at"],
-            "appointment_at": dossier["appointment_at"],
-            "return_method": receipt["return_method"]["type"],
-            "steps": [steps.view(step, public=True) | {"agency": names.get(step["agency_code"])} for step in step_rows],
-            "results": [
-                {
-                    "name": row["name"],
-                    "sha256": row["sha256"],
-                    "size": row["size"],
-                    "media_type": row["media_type"],
-                    "step": row["step_order"],
-                    "href": _result_href(services, dossier, row),
-                }
-                for row in results
-            ],
-            "postal": _postal_view(item, item_events),
-            "timeline": [
-                {
-                    "label": view["label"],
-                    "status_label": STATUSES[view["status_after"]].label,
-                    "occurred_at": view["occurred_at"],
-                }
-                for view in map(event_view, events)
-            ],
-        }
-    )
+    return {
+        "code": dossier["code"],
+        "procedure": receipt["procedure"],
+        "agency": receipt["agency"],
+        "status": status.name,
+        "status_label": status.label,
+        "received_at": dossier["received_at"],
+        "appointment_at": dossier["appointment_at"],
+        "return_method": receipt["return_method"]["type"],
+        "steps": [steps.view(step, public=True) | {"agency": names.get(step["agency_code"])} for step in step_rows],
+        "results": [
+            {
+                "name": row["name"],
+                "sha256": row["sha256"],
+                "size": row["size"],
+                "media_type": row["media_type"],
+                "step": row["step_order"],
+                "href": _result_href(services, dossier, row),
+            }
+            for row in results
+        ],
+        "postal": _postal_view(item, item_events),
+        "timeline": [
+            {
+                "label": view["label"],
+                "status_label": STATUSES[view["status_after"]].label,
+                "occurred_at": view["occurred_at"],
+            }
+            for view in map(event_view, events)
+        ],
+    }
 
 
 def _postal_view(item: asyncpg.Record | None, events: list[asyncpg.Record]) -> dict | None:
@@ -145,7 +154,13 @@ async def download_result(request: web.Request) -> web.StreamResponse:
     """The citizen downloads an electronic result with the code and PIN of the receipt."""
     services = request.app[SERVICES]
     dossier = await _pin_checked(request, services)
-    sha256 = request.match_info["sha256"]
+    return await send_result(request, services, dossier, request.match_info["sha256"])
+
+
+async def send_result(
+    request: web.Request, services: Services, dossier: asyncpg.Record, sha256: str
+) -> web.StreamResponse:
+    """One result document of a PIN-checked dossier, where the procedure gives results as files."""
     async with services.connection() as conn:
         row = await documents.find(conn, dossier["id"], sha256, "result") if len(sha256) == 64 else None
     if row is None:

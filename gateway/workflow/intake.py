@@ -9,12 +9,14 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 import structlog
 
 from gateway.errors import Unprocessable
 from gateway.keys import Services
+from gateway.pages.links import TRACKING_PAGE, receipt_link
 from gateway.schemas import IntakeRequest, Receipt, UnitRef
 from gateway.security import hash_pin, new_pin, new_salt
 from gateway.store import dossiers, idempotency, outbox, postal
@@ -143,7 +145,9 @@ def prepare(services: Services, principal: Principal, request: IntakeRequest, no
     return PreparedIntake(request, decision, now, appointment)
 
 
-def build_receipt(prepared: PreparedIntake, code: str, pin: str, identity_status: str) -> dict[str, Any]:
+def build_receipt(
+    prepared: PreparedIntake, code: str, pin: str, identity_status: str, receipt_url: str | None = None
+) -> dict[str, Any]:
     request, procedure, agency = prepared.request, prepared.procedure, prepared.decision.agency
     due = [fee.model_dump() for fee in procedure.fees]
     total_due = sum(fee["amount"] for fee in due)
@@ -178,6 +182,8 @@ def build_receipt(prepared: PreparedIntake, code: str, pin: str, identity_status
         },
         tracking_pin=pin,
         tracking_url=f"/v1/track/{code}",
+        tracking_page=f"{TRACKING_PAGE}?ma={quote(code, safe='')}",
+        receipt_url=receipt_url,
     )
     return receipt.model_dump(mode="json")
 
@@ -197,8 +203,10 @@ async def commit(
     identity_status = DOSSIER_IDENTITY[verification.status]
     async with conn.transaction():
         code = await dossiers.allocate_code(conn, agency.identifier, prepared.received_at.astimezone(VN_TZ).date())
-        receipt = build_receipt(prepared, code, pin, identity_status)
-        stored_receipt = {k: v for k, v in receipt.items() if k != "tracking_pin"}
+        link = receipt_link(services.receipt_links, code, pin)
+        receipt = build_receipt(prepared, code, pin, identity_status, link)
+        # The PIN (and the link sealing it) is handed out once; what is kept can be shown to the submitter.
+        stored_receipt = {k: v for k, v in receipt.items() if k not in ("tracking_pin", "receipt_url")}
         dossier_id = await dossiers.insert_dossier(
             conn,
             code=code,
