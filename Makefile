@@ -17,6 +17,7 @@ run: $(STAMP)
 	$(VENV)/bin/motcua run
 
 test: $(STAMP)
+	@scripts/ensure-chromium
 	$(VENV)/bin/pytest -q
 
 bench: $(STAMP)

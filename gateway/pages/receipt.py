@@ -51,7 +51,8 @@ def documents_of(procedure: Procedure, declared: list[dict]) -> list[dict]:
 def qr_svg(text: str) -> Markup:
     """An inline SVG QR code (medium error correction survives a crumpled printout); no image request."""
     code = segno.make(text, error="m", micro=False)
-    return Markup(code.svg_inline(scale=4, border=4, title="Mã QR tra cứu hồ sơ"))
+    # A viewBox rather than a fixed size, so the style sheet sizes it for screen and paper.
+    return Markup(code.svg_inline(border=4, omitsize=True, title="Mã QR tra cứu hồ sơ"))
 
 
 def slip(services: Services, dossier: asyncpg.Record, pin: str, tracking_url: str) -> dict:
