@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator
 import structlog
 from aiohttp import web
 
+from adapters.dvcqg.client import PortalClient
 from adapters.postal.client import PostalClient
 from gateway import worker
-from gateway.api import admin, agency, documents, health, intake, jwks, postal, postal_reports, tracking
+from gateway.api import admin, agency, documents, health, intake, jwks, portal, postal, postal_reports, tracking
 from gateway.calendar_refresh import build_calendar, keep_calendar_fresh
 from gateway.content import LocalContentStore
 from gateway.keys import SERVICES, Services
@@ -21,7 +22,7 @@ from gateway.security import Sealer
 from gateway.settings import Settings
 from gateway.store.db import UNAVAILABLE_ERRORS, create_pool
 from gateway.store.migrate import migrate
-from gateway.workflow import deliver, overdue
+from gateway.workflow import deliver, dvcqg, overdue
 from gateway.workflow import postal as postal_flow
 from mapping import load_catalog
 from mapping.units import load_tables as load_unit_tables
@@ -99,6 +100,17 @@ async def _postal(app: web.Application) -> AsyncIterator[None]:
         await services.postal.close()
 
 
+async def _portal(app: web.Application) -> AsyncIterator[None]:
+    """The National Public Service Portal client, when MOTCUA_DVCQG_URL is set (it logs in on first use)."""
+    services = app[SERVICES]
+    config = dvcqg.portal_config(services.settings)
+    if config is not None:
+        services.portal = PortalClient(config)
+    yield
+    if services.portal is not None:
+        await services.portal.close()
+
+
 async def _worker(app: web.Application) -> AsyncIterator[None]:
     """An outbox worker inside this process (the demo); production runs `motcua worker` processes."""
     stop = asyncio.Event()
@@ -119,7 +131,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> web.Applicat
         middlewares=[request_context, problems, body_limit(settings.max_body_bytes)],
     )
     app[SERVICES] = build_services(settings)
-    api = (health, intake, documents, agency, tracking, postal, admin, postal_reports, jwks)
+    api = (health, intake, portal, documents, agency, tracking, postal, admin, postal_reports, jwks)
     for module in (*api, citizen, receipt, assets):
         app.router.add_routes(module.routes)
     app[OPENAPI] = build_openapi(app)
@@ -127,6 +139,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> web.Applicat
     app.cleanup_ctx.append(keep_calendar_fresh)
     app.cleanup_ctx.append(_identity)
     app.cleanup_ctx.append(_postal)
+    app.cleanup_ctx.append(_portal)
     if with_worker:
         app.cleanup_ctx.append(_worker)
     return app

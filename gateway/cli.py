@@ -36,11 +36,15 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         settings, register = demo.simulated_register(settings)
         base = f"http://{settings.host}:{settings.port}"
         settings, vnpost = demo.simulated_postal(settings, base)
+        settings, portal = demo.simulated_portal(
+            settings, base, read_credentials(credentials)["portal"], settings.port + 2
+        )
         app = create_app(settings, with_worker=True)
         if register is not None:
             app.cleanup_ctx.insert(0, register)  # up before the gateway loads its WSDL
-        if vnpost is not None:
-            app.cleanup_ctx.insert(0, vnpost)
+        for simulator in (vnpost, portal):
+            if simulator is not None:
+                app.cleanup_ctx.insert(0, simulator)
         agency, agency_url = demo.simulated_agency(base, settings.port + 1)
         app.cleanup_ctx.append(agency)  # after the database: it records the agency's endpoint
         print(
@@ -52,6 +56,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             f"  Cơ quan nhận hồ sơ đẩy (mô phỏng): {demo.PUSH_AGENCY_NAME} tại {agency_url}/inbox,"
             f" đã nhận: {agency_url}/_simulator/received\n"
             f"  VNPost (mô phỏng, gửi kết quả qua bưu điện): {settings.postal_url}/_simulator/orders\n"
+            f"  Cổng DVCQG (mô phỏng, đồng bộ hồ sơ): {settings.dvcqg_url}/_simulator/dossiers\n"
             f"  Thử theo mục 'Try it' trong README.md. Nhấn Ctrl-C để dừng (PostgreSQL riêng cũng dừng theo).\n",
             flush=True,
         )

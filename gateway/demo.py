@@ -11,6 +11,8 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from adapters.agency.simulator import AgencySimulatorConfig, start_agency_simulator
+from adapters.dvcqg.simulator import SimulatorConfig as PortalSimulatorConfig
+from adapters.dvcqg.simulator import start_portal_simulator
 from adapters.postal.simulator import SimulatorConfig as PostalSimulatorConfig
 from adapters.postal.simulator import start_postal_simulator
 from gateway.keys import SERVICES
@@ -145,6 +147,37 @@ def simulated_postal(settings: Settings, gateway_url: str) -> tuple[Settings, Ca
 
     async def simulator(app: web.Application) -> AsyncIterator[None]:
         runner, _ = await start_postal_simulator(config, port=port)
+        yield
+        await runner.cleanup()
+
+    return settings, simulator
+
+
+def simulated_portal(
+    settings: Settings, gateway_url: str, portal_key: str, port: int
+) -> tuple[Settings, Callable | None]:
+    """Unless the National Public Service Portal is configured, the demo runs its simulator on a port of its own:
+    every dossier and step is synced to it, and online dossiers submitted to it
+    (`POST /_simulator/submit_online`) come to the gateway with the demo portal's key."""
+    if settings.dvcqg_url:
+        return settings, None
+    settings = settings.model_copy(
+        update={
+            "dvcqg_url": f"http://127.0.0.1:{port}",
+            "dvcqg_username": "motcua-demo",
+            "dvcqg_password": SecretStr("demo"),
+        }
+    )
+    config = PortalSimulatorConfig(
+        username="motcua-demo",
+        password="demo",
+        unit_code=settings.dvcqg_unit_code,
+        gateway_url=gateway_url,
+        gateway_key=portal_key,
+    )
+
+    async def simulator(app: web.Application) -> AsyncIterator[None]:
+        runner, _ = await start_portal_simulator(config, port=port)
         yield
         await runner.cleanup()
 

@@ -27,6 +27,7 @@ class Services:
     pool: asyncpg.Pool | None = None
     register: PopulationRegister | None = None  # None: identity is not checked (MOTCUA_IDENTITY_URL unset)
     postal: Any = None  # adapters.postal.client.PostalClient; None: MOTCUA_POSTAL_URL unset
+    portal: Any = None  # adapters.dvcqg.client.PortalClient; None: MOTCUA_DVCQG_URL unset
     delivery_keys: Any = None  # LoadedDeliveryKeys, loaded on first use (gateway/delivery_keys.py)
 
     def connection(self) -> asyncpg.pool.PoolAcquireContext:

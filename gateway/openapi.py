@@ -23,6 +23,7 @@ from gateway.schemas import (
     Health,
     InboxPage,
     IntakeRequest,
+    OnlineIntakeRequest,
     OutboxMessage,
     OutboxPage,
     Problem,
@@ -40,6 +41,7 @@ _MODELS: list[type[BaseModel]] = [
     DocumentList,
     DocumentUploaded,
     IntakeRequest,
+    OnlineIntakeRequest,
     Receipt,
     DossierView,
     EventList,
@@ -208,6 +210,28 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "requestBody": _body(IntakeRequest),
         "responses": {
             "201": _json(Receipt, "Committed; the receipt (form 01) with the tracking PIN"),
+            **_problems(400, 409, 413, 415, 422, *_AUTH_ERRORS),
+        },
+    },
+    ("POST", "/v1/portal/dossiers"): {
+        "operationId": "receiveOnlineDossier",
+        "summary": "The National Public Service Portal pushes a dossier filed online (portal clients only); its "
+        "files are fetched from the documents' URLs, or PUT by the portal to upload_urls",
+        "tags": ["intake"],
+        "security": _SECURED,
+        "parameters": [
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 64},
+                "description": "The dossier's portal_reference (422 portal.reference_mismatch otherwise); a retry "
+                "with the same key and body gets the original answer",
+            }
+        ],
+        "requestBody": _body(OnlineIntakeRequest),
+        "responses": {
+            "201": _json(Receipt, "Committed as channel online; the receipt (form 01) with the tracking PIN"),
             **_problems(400, 409, 413, 415, 422, *_AUTH_ERRORS),
         },
     },

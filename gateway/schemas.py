@@ -5,10 +5,12 @@ Requests forbid unknown fields. Messages a user reads are Vietnamese; `type` cod
 
 from datetime import date
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from adapters.dvcqg.messages import TIME_PATTERN, parse_portal_time
 from adapters.postal.s10 import s10_problem
 from gateway.workflow.lifecycle import AGENCY_EVENTS
 from identity.id_number import birth_year_problem
@@ -138,6 +140,97 @@ class IntakeRequest(Strict):
     documents: list[Document] = Field(default_factory=list, max_length=100)
     return_method: ReturnMethod
     fees: list[FeePaid] = Field(default_factory=list, max_length=20, description="Fees collected at intake")
+
+
+PORTAL_REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"  # also a valid Idempotency-Key
+MAX_URL = 2000
+
+
+class OnlineDocument(Document):
+    """A document of an online dossier: the portal holds the file, the gateway fetches it from `url`."""
+
+    url: str = Field(max_length=MAX_URL, description="http(s) URL the gateway fetches the file from")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not _is_http_url(value):
+            raise PydanticCustomError(
+                "document.url_scheme", "Địa chỉ tải tệp phải là một URL http:// hoặc https:// đầy đủ."
+            )
+        return value
+
+
+def _is_http_url(value: str) -> bool:
+    """An absolute http(s) URL with a host (and a valid port, if any), nothing blank or unprintable in it."""
+    if any(c.isspace() or not c.isprintable() for c in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        port_ok = parts.port is None or parts.port > 0  # .port raises ValueError on a bad one
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.hostname) and port_ok
+
+
+class OnlineIntakeRequest(Strict):
+    """An online dossier pushed by the National Public Service Portal (adapters/dvcqg/vendor/README.md): always
+    the `online` channel, no fees collected at intake, each document with the URL its file is fetched from."""
+
+    portal_reference: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=PORTAL_REFERENCE_PATTERN,
+        description="The portal's own reference of the dossier; also the request's Idempotency-Key",
+    )
+    procedure_code: str = Field(min_length=1, max_length=50)
+    applicant: Applicant
+    subject_location: UnitRef | None = Field(default=None, description="Where the land or property lies")
+    documents: list[OnlineDocument] = Field(default_factory=list, max_length=100)
+    return_method: ReturnMethod
+    submitted_at: str = Field(
+        pattern=r"^[0-9]{14}$", description=f"When the citizen submitted on the portal: {TIME_PATTERN}, Vietnam time"
+    )
+
+    @field_validator("submitted_at")
+    @classmethod
+    def _portal_time(cls, value: str) -> str:
+        try:
+            parse_portal_time(value)
+        except ValueError:
+            raise PydanticCustomError(
+                "portal.submitted_at", f"Thời điểm nộp phải có dạng {TIME_PATTERN} (giờ Việt Nam), ngày giờ có thật."
+            ) from None
+        return value
+
+    def filing(self) -> "OnlineFiling":
+        """The dossier as the intake path handles and stores it."""
+        return OnlineFiling(
+            procedure_code=self.procedure_code,
+            applicant=self.applicant,
+            subject_location=self.subject_location,
+            channel=OnlineChannel(
+                portal_reference=self.portal_reference, submitted_at=parse_portal_time(self.submitted_at)
+            ),
+            documents=self.documents,
+            return_method=self.return_method,
+        )
+
+
+class OnlineChannel(Strict):
+    """The channel of a dossier the portal pushed, as the gateway records it (never sent by a client)."""
+
+    type: Literal["online"] = "online"
+    portal_reference: str
+    submitted_at: AwareDatetime = Field(description="When the citizen submitted on the portal")
+
+
+class OnlineFiling(IntakeRequest):
+    """Internal: an online dossier on the shared intake path (gateway/workflow/intake.py), its channel made
+    explicit and its documents with their URLs; no fees are collected online at intake."""
+
+    channel: OnlineChannel  # type: ignore[assignment]
+    documents: list[OnlineDocument] = Field(default_factory=list, max_length=100)  # type: ignore[assignment]
 
 
 class NamedCode(BaseModel):

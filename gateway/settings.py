@@ -114,6 +114,18 @@ class Settings(BaseSettings):
         default=172_800.0, gt=0, description="An item without news this long is polled (tracking look-up)."
     )
     postal_poll_seconds: float = Field(default=600.0, gt=0, description="How often the worker looks for quiet items.")
+    dvcqg_url: str | None = Field(
+        default=None,
+        description="National Public Service Portal sync API; unset: sync messages wait in the outbox "
+        "(`make run` sets it).",
+    )
+    dvcqg_username: str = Field(default="motcua", description="The one-stop system's account at the portal.")
+    dvcqg_password: SecretStr = Field(default=SecretStr(""), description="Its password, exchanged for a session.")
+    dvcqg_unit_code: str = Field(
+        default="000.00.00.H00", description="Our system's code at the portal (`madonvi`), sent with every call."
+    )
+    dvcqg_timeout_seconds: float = Field(default=10.0, gt=0, description="Longest wait for one portal call.")
+    dvcqg_batch_size: int = Field(default=50, ge=1, description="Most dossiers or progress rows per portal call.")
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=10, ge=1)
     db_command_timeout: float = Field(default=5.0, gt=0, description="Seconds before a query is abandoned.")

@@ -22,7 +22,7 @@ import structlog
 
 from gateway.keys import Services
 from gateway.store import outbox
-from gateway.workflow import deliver, identity_retry, postal
+from gateway.workflow import deliver, dvcqg, identity_retry, online, postal
 
 log = structlog.get_logger(__name__)
 
@@ -35,7 +35,16 @@ HANDLERS: dict[str, Handler] = {
     outbox.IDENTITY_VERIFY: identity_retry.handle,
     outbox.AGENCY_DELIVER: deliver.handle,  # push agencies only: see the claim's condition
     outbox.POSTAL_RESULT_ORDER: postal.send_result_order,
+    outbox.DVCQG_SYNC: dvcqg.sync_dossier,
+    outbox.DVCQG_FETCH_DOCUMENT: online.fetch_document,
 }
+# Kinds that wait in the outbox, unclaimed, while their partner is not configured (rather than burning retries).
+NEEDS = {outbox.DVCQG_SYNC: "portal"}
+
+
+def kinds(services: Services) -> list[str]:
+    """The kinds this process can handle now."""
+    return [kind for kind in HANDLERS if getattr(services, NEEDS.get(kind, "settings")) is not None]
 
 
 def backoff(attempts: int) -> float:
@@ -43,7 +52,9 @@ def backoff(attempts: int) -> float:
     return random.uniform(0, min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** min(attempts, 20)))
 
 
-async def claim(conn: asyncpg.Connection, lease_seconds: float) -> asyncpg.Record | None:
+async def claim(
+    conn: asyncpg.Connection, lease_seconds: float, kinds: list[str] | None = None
+) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "UPDATE outbox SET attempts = attempts + 1, available_at = now() + make_interval(secs => $2)"
         " WHERE id = (SELECT o.id FROM outbox o WHERE o.status = 'pending' AND o.kind = ANY($1::text[])"
@@ -55,7 +66,7 @@ async def claim(conn: asyncpg.Connection, lease_seconds: float) -> asyncpg.Recor
         f"             AND {deliver.push_condition('o')}"  # pull deliveries wait in the inbox instead
         "             ORDER BY o.available_at, o.id LIMIT 1 FOR UPDATE SKIP LOCKED)"
         " RETURNING *",
-        list(HANDLERS),
+        list(HANDLERS) if kinds is None else kinds,
         float(lease_seconds),
     )
 
@@ -63,7 +74,7 @@ async def claim(conn: asyncpg.Connection, lease_seconds: float) -> asyncpg.Recor
 async def run_once(services: Services) -> bool:
     """Handle one due message, if any; True when one was handled (successfully or not)."""
     async with services.connection() as conn:
-        message = await claim(conn, services.settings.worker_lease_seconds)
+        message = await claim(conn, services.settings.worker_lease_seconds, kinds(services))
     if message is None:
         return False
     try:
@@ -113,7 +124,7 @@ async def _retry_or_bury(
 
 async def run_forever(services: Services, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
-    log.info("worker.started", kinds=list(HANDLERS))
+    log.info("worker.started", kinds=kinds(services))
     while not stop.is_set():
         try:
             busy = await run_once(services)

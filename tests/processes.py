@@ -23,7 +23,8 @@ def motcua_env(**changes: str) -> dict[str, str]:
 
 def free_port_run(length: int) -> int:
     """A free port whose next `length - 1` ports are free too: `motcua run` puts the demo agency on the
-    gateway's port + 1, and a random free port's neighbour is often some other test's ephemeral port."""
+    gateway's port + 1 and the portal simulator on + 2, and a random free port's neighbour is often some other
+    test's ephemeral port."""
     while True:
         first = free_port()
         with contextlib.ExitStack() as held:
@@ -53,7 +54,7 @@ class MotcuaProcess:
 
     async def start(self, session: aiohttp.ClientSession, ready_within: float = 30) -> None:
         """Start on a fresh port and wait until /readyz answers 200."""
-        port = free_port_run(2) if self.command == "run" else free_port()
+        port = free_port_run(3) if self.command == "run" else free_port()
         self.base = f"http://127.0.0.1:{port}"
         self.env["MOTCUA_PORT"] = str(port)
         with self.log.open("ab") as out:
@@ -97,3 +98,50 @@ class MotcuaProcess:
         with contextlib.suppress(ProcessLookupError):
             self.kill()
             await self.process.wait()
+
+
+class WorkerProcess:
+    """`motcua worker`: no HTTP port, so it is taken to be up once its log says `worker.started`."""
+
+    def __init__(self, log: Path, env: dict[str, str]) -> None:
+        self.log = log
+        self.env = env
+        self.process: asyncio.subprocess.Process | None = None
+        self.starts = 0
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
+
+    async def start(self, ready_within: float = 20) -> None:
+        self.starts += 1
+        with self.log.open("ab") as out:
+            self.process = await asyncio.create_subprocess_exec(
+                str(MOTCUA),
+                "worker",
+                env=self.env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+            )
+        async with asyncio.timeout(ready_within):
+            while self.log.read_text(errors="replace").count("worker.started") < self.starts:
+                assert self.process.returncode is None, f"motcua worker exited early:\n{self.tail()}"
+                await asyncio.sleep(0.05)
+
+    async def kill(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.send_signal(signal.SIGKILL)
+            await self.process.wait()
+
+    async def stop(self) -> None:
+        if self.process is None or self.process.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            self.process.send_signal(signal.SIGINT)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(10):
+                await self.process.wait()
+                return
+        with contextlib.suppress(ProcessLookupError):
+            await self.kill()

@@ -10,7 +10,7 @@ import pytest
 
 from adapters.agency.simulator import AgencySimulatorConfig, start_agency_simulator
 from gateway.app import create_app
-from gateway.store import endpoints
+from gateway.store import endpoints, outbox
 from gateway.store.audit import verify_chains
 from gateway.worker import claim
 from gateway.workflow.steps import aggregate
@@ -258,11 +258,12 @@ async def test_one_agency_down_does_not_hold_up_the_other_of_the_same_order(clie
         await db.execute(
             "INSERT INTO agency_endpoints (agency_code, url) VALUES ($1, 'http://127.0.0.1:9/inbox')", agency
         )
-    first = await claim(db, 60)
-    second = await claim(db, 60)
+    deliveries = [outbox.AGENCY_DELIVER]
+    first = await claim(db, 60, deliveries)
+    second = await claim(db, 60, deliveries)
     assert first is not None and second is not None
     assert {first["target"], second["target"]} == {CONG_AN, BHXH}
-    assert await claim(db, 60) is None
+    assert await claim(db, 60, deliveries) is None
 
 
 @pytest.mark.parametrize(

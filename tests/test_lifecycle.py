@@ -9,44 +9,10 @@ from gateway.keys import SERVICES
 from gateway.workflow.lifecycle import AGENCY_EVENTS
 from gateway.workflow.overdue import scan_overdue
 from mapping import WorkingCalendar
+from tests.journeys import BODIES, DVCQG, PATHS, agency_event, bring, dossier_status, dossier_view
 from tests.samples import SHA, counter_dossier, file_dossier, postal_dossier
 
 CALENDAR = WorkingCalendar()
-DVCQG = {
-    "received": 2,
-    "forwarded": 2,
-    "processing": 4,
-    "supplement_requested": 5,
-    "payment_requested": 6,
-    "withdrawn": 7,
-    "stopped": 8,
-    "refused": 3,
-    "result_ready": 9,
-    "returned": 10,
-}
-BODIES = {
-    "supplement_requested": {
-        "missing_components": ["Bản sao giấy khai sinh", "Ảnh 4x6"],
-        "note": "Bổ sung trong 5 ngày",
-    },
-    "payment_requested": {"amounts": [{"name": "Lệ phí", "amount": 100000}, {"name": "Phí in", "amount": 0}]},
-    "stopped": {"reason": "Công dân không bổ sung hồ sơ đúng hạn"},
-    "refused": {"reason": "Hồ sơ không thuộc thẩm quyền"},
-    "apology": {"new_appointment_at": (datetime.now(UTC) + timedelta(days=30)).isoformat()},
-}
-# How a dossier reaches each status: agency events, plus "ack" (pull acknowledgement) and "withdraw".
-PATHS = {
-    "received": [],
-    "forwarded": ["ack"],
-    "processing": ["accepted"],
-    "supplement_requested": ["accepted", "supplement_requested"],
-    "payment_requested": ["accepted", "payment_requested"],
-    "withdrawn": ["withdraw"],
-    "stopped": ["accepted", "stopped"],
-    "refused": ["refused"],
-    "result_ready": ["accepted", "result_ready"],
-    "returned": ["accepted", "result_ready", "returned"],
-}
 # Every agency event allowed from each status, and the status it leads to (apology: see the overdue tests).
 VALID = {
     ("received", "physical_received"): "received",
@@ -76,35 +42,6 @@ async def _file(client, orgs, key="k", body=None, org=None) -> dict:
     return await file_dossier(client, org or orgs.postal, body or postal_dossier(), key)
 
 
-async def _event(client, orgs, code, event_type, **fields):
-    body = {"type": event_type, **BODIES.get(event_type, {}), **fields}
-    return await client.post(f"/v1/agency/dossiers/{code}/events", json=body, headers=orgs.agency.auth)
-
-
-async def _bring(client, orgs, code, status) -> None:
-    for step in PATHS[status]:
-        if step == "ack":
-            inbox = await (await client.get("/v1/agency/inbox", headers=orgs.agency.auth)).json()
-            (message,) = [m for m in inbox["items"] if m["dossier_code"] == code]
-            answer = await client.post(f"/v1/agency/inbox/{message['message_id']}/ack", headers=orgs.agency.auth)
-        elif step == "withdraw":
-            answer = await client.post(f"/v1/dossiers/{code}/withdraw", headers=orgs.postal.auth)
-        else:
-            answer = await _event(client, orgs, code, step)
-        assert answer.status in (200, 201), await answer.text()
-    assert await _status(client, orgs, code) == status
-
-
-async def _view(client, orgs, code) -> dict:
-    answer = await client.get(f"/v1/dossiers/{code}", headers=orgs.admin.auth)
-    assert answer.status == 200, await answer.text()
-    return await answer.json()
-
-
-async def _status(client, orgs, code) -> str:
-    return (await _view(client, orgs, code))["status"]
-
-
 async def _problem(answer, status: int, code: str) -> dict:
     body = await answer.json()
     assert (answer.status, body["code"]) == (status, code), body
@@ -115,38 +52,38 @@ async def _problem(answer, status: int, code: str) -> dict:
 async def test_valid_transition(client, orgs, status, event):
     """Each agency event allowed from a status is recorded and leads to its status."""
     code = (await _file(client, orgs))["code"]
-    await _bring(client, orgs, code, status)
-    answer = await _event(client, orgs, code, event)
+    await bring(client, orgs, code, status)
+    answer = await agency_event(client, orgs, code, event)
     assert answer.status == 201, await answer.text()
     assert (await answer.json())["status_after"] == VALID[(status, event)]
-    assert await _status(client, orgs, code) == VALID[(status, event)]
+    assert await dossier_status(client, orgs, code) == VALID[(status, event)]
 
 
 @pytest.mark.parametrize(("status", "event"), INVALID, ids=[f"{s}-{e}" for s, e in INVALID])
 async def test_invalid_transition_is_409(client, orgs, db, status, event):
     """Every other agency event, from every status, is 409 `dossier.invalid_transition` and records nothing."""
     code = (await _file(client, orgs))["code"]
-    await _bring(client, orgs, code, status)
+    await bring(client, orgs, code, status)
     before = await db.fetchval("SELECT count(*) FROM dossier_events")
-    body = await _problem(await _event(client, orgs, code, event), 409, "dossier.invalid_transition")
+    body = await _problem(await agency_event(client, orgs, code, event), 409, "dossier.invalid_transition")
     assert (body["current_status"], body["event"]) == (status, event)
     assert await db.fetchval("SELECT count(*) FROM dossier_events") == before
-    assert await _status(client, orgs, code) == status
+    assert await dossier_status(client, orgs, code) == status
 
 
 @pytest.mark.parametrize("status", DVCQG)
 async def test_each_status_shows_its_dvcqg_code(client, orgs, status):
     """GET /v1/dossiers/{code} gives the DVCQG TrangThaiHoSo code of the status."""
     code = (await _file(client, orgs))["code"]
-    await _bring(client, orgs, code, status)
-    assert (await _view(client, orgs, code))["dvcqg_status"] == DVCQG[status]
+    await bring(client, orgs, code, status)
+    assert (await dossier_view(client, orgs, code))["dvcqg_status"] == DVCQG[status]
 
 
 @pytest.mark.parametrize("status", FINISHED)
 async def test_finished_dossier_accepts_nothing(client, orgs, status):
     """A withdrawn, stopped, refused or returned dossier takes no withdrawal and no supplement either."""
     code = (await _file(client, orgs))["code"]
-    await _bring(client, orgs, code, status)
+    await bring(client, orgs, code, status)
     await _problem(
         await client.post(f"/v1/dossiers/{code}/withdraw", headers=orgs.postal.auth), 409, "dossier.invalid_transition"
     )
@@ -166,8 +103,8 @@ async def test_supplement_stops_the_clock_and_its_arrival_redates_the_appointmen
     moves by exactly the working time the clock stood still, and the event keeps both dates."""
     receipt = await _file(client, orgs, body=counter_dossier(), org=orgs.counter)
     code = receipt["code"]
-    await _bring(client, orgs, code, "processing")
-    requested = await _event(client, orgs, code, "supplement_requested")
+    await bring(client, orgs, code, "processing")
+    requested = await agency_event(client, orgs, code, "supplement_requested")
     assert requested.status == 201, await requested.text()
     event = await requested.json()
     assert event["data"]["missing_components"] == BODIES["supplement_requested"]["missing_components"]
@@ -221,19 +158,19 @@ async def test_supplement_stops_the_clock_and_its_arrival_redates_the_appointmen
 async def test_payment_amounts_and_reasons_are_recorded(client, orgs):
     """A payment request records its lines and their total; stop and refusal record the reason."""
     paid = (await _file(client, orgs, "a"))["code"]
-    await _bring(client, orgs, paid, "processing")
-    answer = await _event(client, orgs, paid, "payment_requested", officer="Trần Thị Bình")
+    await bring(client, orgs, paid, "processing")
+    answer = await agency_event(client, orgs, paid, "payment_requested", officer="Trần Thị Bình")
     data = (await answer.json())["data"]
     assert data["amounts"] == BODIES["payment_requested"]["amounts"]
     assert (data["total"], data["officer"]) == (100000, "Trần Thị Bình")
-    assert (await _event(client, orgs, paid, "payment_received")).status == 201
-    stopped = await _event(client, orgs, paid, "stopped")
+    assert (await agency_event(client, orgs, paid, "payment_received")).status == 201
+    stopped = await agency_event(client, orgs, paid, "stopped")
     assert (await stopped.json())["data"]["reason"] == BODIES["stopped"]["reason"]
 
     refused = (await _file(client, orgs, "b"))["code"]
-    answer = await _event(client, orgs, refused, "refused")
+    answer = await agency_event(client, orgs, refused, "refused")
     assert (await answer.json())["data"]["reason"] == BODIES["refused"]["reason"]
-    assert (await _view(client, orgs, refused))["dvcqg_status"] == 3
+    assert (await dossier_view(client, orgs, refused))["dvcqg_status"] == 3
 
 
 FIELD_CASES = {
@@ -267,7 +204,7 @@ FIELD_CASES = {
 async def test_event_fields_are_checked_per_type(client, orgs, db, event, expected):
     """Each event type requires its own fields and refuses the others': 422 naming the field, nothing recorded."""
     code = (await _file(client, orgs))["code"]
-    await _bring(client, orgs, code, "processing")
+    await bring(client, orgs, code, "processing")
     before = await db.fetchval("SELECT count(*) FROM dossier_events")
     answer = await client.post(f"/v1/agency/dossiers/{code}/events", json=event, headers=orgs.agency.auth)
     body = await _problem(answer, 422, "validation.failed")
@@ -285,7 +222,7 @@ async def test_submitter_withdraws_before_the_result(client, orgs, db):
     url = f"/v1/dossiers/{code}/withdraw"
     await _problem(await client.post(url, headers=orgs.other_postal.auth), 404, "dossier.not_found")
     assert (await client.post(url, headers=orgs.agency.auth)).status == 403
-    await _bring(client, orgs, code, "supplement_requested")
+    await bring(client, orgs, code, "supplement_requested")
     answer = await client.post(url, json={"reason": "Công dân đổi ý"}, headers=orgs.postal.auth)
     assert answer.status == 201, await answer.text()
     event = await answer.json()
@@ -294,13 +231,13 @@ async def test_submitter_withdraws_before_the_result(client, orgs, db):
         "withdrawn",
         {"reason": "Công dân đổi ý"},
     )
-    assert (await _view(client, orgs, code))["dvcqg_status"] == 7
+    assert (await dossier_view(client, orgs, code))["dvcqg_status"] == 7
 
     ready = (await _file(client, orgs, "b"))["code"]
-    await _bring(client, orgs, ready, "result_ready")
+    await bring(client, orgs, ready, "result_ready")
     late = await client.post(f"/v1/dossiers/{ready}/withdraw", headers=orgs.postal.auth)
     await _problem(late, 409, "dossier.invalid_transition")
-    assert await _status(client, orgs, ready) == "result_ready"
+    assert await dossier_status(client, orgs, ready) == "result_ready"
 
 
 # --- overdue and apology (form 04) ----------------------------------------------------------------
@@ -317,9 +254,9 @@ async def test_overdue_scan_marks_each_overdue_dossier_once_and_apology_redates(
 
     receipts = {name: await _file(client, orgs, name) for name in ("late", "late2", "ontime", "done", "paused")}
     codes = {name: r["code"] for name, r in receipts.items()}
-    await _bring(client, orgs, codes["late2"], "processing")
-    await _bring(client, orgs, codes["done"], "result_ready")
-    await _bring(client, orgs, codes["paused"], "supplement_requested")
+    await bring(client, orgs, codes["late2"], "processing")
+    await bring(client, orgs, codes["done"], "result_ready")
+    await bring(client, orgs, codes["paused"], "supplement_requested")
     past = datetime.now(UTC) - timedelta(days=1)
     for name in ("late", "late2", "done", "paused"):
         await db.execute("UPDATE dossiers SET appointment_at = $2 WHERE code = $1", codes[name], past)
@@ -335,16 +272,16 @@ async def test_overdue_scan_marks_each_overdue_dossier_once_and_apology_redates(
     )
 
     # The apology must give a later date than the current one.
-    earlier = await _event(
+    earlier = await agency_event(
         client, orgs, codes["late"], "apology", new_appointment_at=(past - timedelta(days=1)).isoformat()
     )
     body = await _problem(earlier, 422, "validation.failed")
     assert body["errors"][0]["field"] == "new_appointment_at"
     # Not overdue: nothing to apologise for.
-    await _problem(await _event(client, orgs, codes["ontime"], "apology"), 409, "dossier.invalid_transition")
+    await _problem(await agency_event(client, orgs, codes["ontime"], "apology"), 409, "dossier.invalid_transition")
 
     new_date = datetime.now(UTC) + timedelta(days=10)
-    answer = await _event(
+    answer = await agency_event(
         client, orgs, codes["late"], "apology", new_appointment_at=new_date.isoformat(), note="Xin lỗi ông An"
     )
     assert answer.status == 201, await answer.text()
@@ -354,7 +291,7 @@ async def test_overdue_scan_marks_each_overdue_dossier_once_and_apology_redates(
     assert datetime.fromisoformat(apology["data"]["appointment_at"]) == new_date
     # One apology per overdue appointment: the new one is not overdue.
     await _problem(
-        await _event(
+        await agency_event(
             client, orgs, codes["late"], "apology", new_appointment_at=(new_date + timedelta(days=1)).isoformat()
         ),
         409,

@@ -5,10 +5,7 @@ agency, under one message id, the agency deduping any re-send; every delivery ro
 agency's receipt, and every dossier has exactly one 'received' and one 'document_received' event."""
 
 import asyncio
-import contextlib
 import random
-import signal
-from pathlib import Path
 
 import aiohttp
 import pytest
@@ -18,58 +15,11 @@ from gateway import jws
 from gateway.store import endpoints
 from tests.conftest import SECRET, make_org
 from tests.filing import upload_documents_to
-from tests.processes import MOTCUA, MotcuaProcess, motcua_env
+from tests.processes import MotcuaProcess, WorkerProcess, motcua_env
 from tests.samples import postal_dossier
 
 AGENCY = "000.00.10.H26"  # where postal_dossier() routes
 N = 40
-
-
-class WorkerProcess:
-    """`motcua worker`: no HTTP port, so it is taken to be up once its log says `worker.started`."""
-
-    def __init__(self, log: Path, env: dict[str, str]) -> None:
-        self.log = log
-        self.env = env
-        self.process: asyncio.subprocess.Process | None = None
-        self.starts = 0
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
-
-    async def start(self, ready_within: float = 20) -> None:
-        self.starts += 1
-        with self.log.open("ab") as out:
-            self.process = await asyncio.create_subprocess_exec(
-                str(MOTCUA),
-                "worker",
-                env=self.env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-                start_new_session=True,
-            )
-        async with asyncio.timeout(ready_within):
-            while self.log.read_text(errors="replace").count("worker.started") < self.starts:
-                assert self.process.returncode is None, f"motcua worker exited early:\n{self.tail()}"
-                await asyncio.sleep(0.05)
-
-    async def kill(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.send_signal(signal.SIGKILL)
-            await self.process.wait()
-
-    async def stop(self) -> None:
-        if self.process is None or self.process.returncode is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            self.process.send_signal(signal.SIGINT)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(10):
-                await self.process.wait()
-                return
-        with contextlib.suppress(ProcessLookupError):
-            await self.kill()
 
 
 async def _received(session: aiohttp.ClientSession, url: str) -> dict:

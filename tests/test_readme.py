@@ -34,6 +34,7 @@ async def test_try_it_commands_work_as_written(open_tmp_path):
             await demo.start(session, ready_within=60)
         port = int(demo.base.rsplit(":", 1)[1])
         script = _try_it_block().replace("http://127.0.0.1:8081", f"http://127.0.0.1:{port + 1}")
+        script = script.replace("http://127.0.0.1:8082", f"http://127.0.0.1:{port + 2}")
         script = script.replace("http://127.0.0.1:8080", demo.base)
         shell = await asyncio.create_subprocess_exec(
             "bash",

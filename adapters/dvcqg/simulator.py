@@ -28,13 +28,23 @@ Control (never faulted):
                                  differences for reconciliation tests, applied without any check
   POST /_simulator/submit_online  an online dossier in the portal's form (vendor/online-submission.json) → 202;
                                  pushed to SimulatorConfig.gateway_url in the background, retried on 5xx and
-                                 connection errors
+                                 connection errors. A document without DuongDanTaiTepTin is held by the simulator:
+                                 its bytes from NoiDung (base64), else a small distinct PDF made up for it; MaBam
+                                 and KichThuoc default to the bytes' SHA-256 and size (a MaBam given is kept, so
+                                 a test can declare a hash the file does not have), LoaiTep to the type the bytes
+                                 announce; the push names `{public_url}/files/{MaBam}`
   GET  /_simulator/submitted      every push: reference, state, attempts, the gateway's status and JSON answer
+
+Files (what the gateway fetches; never faulted, counted as "files" in /_simulator/calls):
+  GET  /files/{sha256}            a file the simulator holds, under the hash it was declared with; else 404
 """
 
 import argparse
 import asyncio
+import base64
+import binascii
 import contextlib
+import hashlib
 import hmac
 import json
 import secrets
@@ -44,6 +54,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
@@ -105,6 +116,7 @@ class SimulatorConfig:
     push_attempts: int = 4
     push_backoff_seconds: float = 0.1  # doubled after each failed attempt
     push_timeout_seconds: float = 5.0
+    public_url: str | None = None  # base of the file links pushed; default: the address the form was posted to
 
 
 @dataclass
@@ -150,6 +162,7 @@ class _State:
     serial: int = 0
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     http: aiohttp.ClientSession | None = None  # for pushes, opened on the first one
+    files: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # declared MaBam → (bytes, media type)
 
 
 STATE = web.AppKey("dvcqg_simulator", _State)
@@ -547,6 +560,55 @@ def _spawn(state: _State, coroutine: Coroutine[Any, Any, None]) -> None:
     task.add_done_callback(state.tasks.discard)
 
 
+_SIGNATURES = ((b"%PDF-", "application/pdf"), (b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"))
+
+
+def _made_up_pdf(label: str) -> bytes:
+    """A small file that is a PDF by its signature, distinct per label."""
+    return b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n% " + label.encode() + b"\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def _hold_files(state: _State, form: Any, base_url: str, reference: str) -> str | None:
+    """Take the files the form carries (or make them up) and point their documents at /files/{MaBam}; the form
+    is changed in place. A documents entry that already has DuongDanTaiTepTin is left alone (the portal keeps
+    that file elsewhere). The problem, in Vietnamese, or None."""
+    items = form.get("TaiLieuNop") if isinstance(form, dict) else None
+    if not isinstance(items, list):
+        return None  # parse_portal_submission names what is wrong
+    label = form.get("MaHoSoQG") if isinstance(form.get("MaHoSoQG"), str) else reference
+    for index, item in enumerate(items, start=1):
+        if not isinstance(item, dict) or "DuongDanTaiTepTin" in item:
+            continue
+        if "NoiDung" in item:
+            try:
+                content = base64.b64decode(item.pop("NoiDung"), validate=True)
+            except (binascii.Error, TypeError, ValueError):
+                return f"TaiLieuNop[{index}].NoiDung phải là nội dung tệp mã hóa base64."
+            if not content:
+                return f"TaiLieuNop[{index}].NoiDung rỗng."
+        else:
+            content = _made_up_pdf(f"{label} {item.get('MaThanhPhanHoSo')} {index}")
+        announced = next((kind for sign, kind in _SIGNATURES if content.startswith(sign)), "application/octet-stream")
+        item.setdefault("MaBam", hashlib.sha256(content).hexdigest())
+        item.setdefault("KichThuoc", len(content))
+        item.setdefault("LoaiTep", announced)
+        if not isinstance(item["MaBam"], str) or not isinstance(item["LoaiTep"], str):
+            continue  # parse_portal_submission refuses the form
+        state.files[item["MaBam"].lower()] = (content, item["LoaiTep"])
+        item["DuongDanTaiTepTin"] = f"{base_url}/files/{quote(item['MaBam'].lower(), safe='')}"
+    return None
+
+
+async def serve_file(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    state.calls["files"] += 1
+    held = state.files.get(request.match_info["sha256"])
+    if held is None:
+        return web.Response(status=404, text="Không có tệp này.")
+    content, media_type = held
+    return web.Response(body=content, content_type=media_type)
+
+
 async def submit_online(request: web.Request) -> web.Response:
     state = request.app[STATE]
     if state.config.gateway_url is None:
@@ -554,8 +616,12 @@ async def submit_online(request: web.Request) -> web.Response:
     now = datetime.now(messages.VN_TZ).replace(microsecond=0)
     state.serial += 1
     reference = f"DVCQG-{now:%y%m%d}-{state.serial:06d}"
+    form = await _json(request)
+    base_url = (state.config.public_url or str(request.url.origin())).rstrip("/")
+    if (problem := _hold_files(state, form, base_url, reference)) is not None:
+        return _control_error(problem)
     try:
-        dossier = online.parse_portal_submission(await _json(request), reference=reference, now=now)
+        dossier = online.parse_portal_submission(form, reference=reference, now=now)
     except ValueError as exc:
         return _control_error(str(exc))
     entry: dict[str, Any] = {
@@ -641,6 +707,7 @@ def create_app(config: SimulatorConfig) -> web.Application:
     app.router.add_post("/_simulator/tamper", tamper)
     app.router.add_post("/_simulator/submit_online", submit_online)
     app.router.add_get("/_simulator/submitted", list_submitted)
+    app.router.add_get("/files/{sha256}", serve_file)
     app.on_shutdown.append(_stop_pushes)
     app.on_cleanup.extend([_stop_pushes, _close_http])
     return app
@@ -666,6 +733,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--unit-code", default="000.00.00.H26")
     parser.add_argument("--gateway-url", default=None, help="e.g. http://127.0.0.1:8080 (pushes online dossiers)")
     parser.add_argument("--gateway-key", default=None, help="the gateway key of a client with role portal")
+    parser.add_argument("--public-url", default=None, help="base URL of the file links pushed, as the gateway sees it")
     args = parser.parse_args(argv)
     config = SimulatorConfig(
         username=args.username,
@@ -673,6 +741,7 @@ def main(argv: list[str] | None = None) -> None:
         unit_code=args.unit_code,
         gateway_url=args.gateway_url,
         gateway_key=args.gateway_key,
+        public_url=args.public_url,
     )
     with contextlib.suppress(KeyboardInterrupt):
         web.run_app(create_app(config), host=args.host, port=args.port, access_log=None)

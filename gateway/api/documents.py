@@ -73,9 +73,10 @@ def _query_field(request: web.Request, name: str) -> str | None:
 @routes.put("/v1/dossiers/{code}/documents/{sha256}")
 @streams_body
 async def upload_component(request: web.Request) -> web.Response:
-    """The submitting post office or counter uploads the file of a component (declared at intake or not)."""
+    """The submitting post office, counter or portal (online dossiers) uploads the file of a component (declared
+    at intake or not)."""
     services = request.app[SERVICES]
-    principal = await authenticate(request, "postal", "counter")
+    principal = await authenticate(request, "postal", "counter", "portal")
     sha256 = _sha256(request)
     _check_declared_length(services, request)
     code = request.match_info["code"]

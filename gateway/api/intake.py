@@ -1,10 +1,12 @@
-"""Intake and read access for submitting clients (post offices, counters), agencies and admins."""
+"""Intake and read access for submitting clients (post offices, counters), agencies and admins; the intake path
+shared with the portal's online dossiers (gateway/api/portal.py)."""
 
 import asyncio
 import contextlib
 import json
 import re
 from datetime import datetime
+from typing import Any
 
 import asyncpg
 from aiohttp import web
@@ -25,7 +27,7 @@ routes = web.RouteTableDef()
 _IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 
-def _idempotency_key(request: web.Request) -> str:
+def idempotency_key(request: web.Request) -> str:
     key = request.headers.get("Idempotency-Key")
     if key is None:
         raise BadRequest(
@@ -42,12 +44,21 @@ def _idempotency_key(request: web.Request) -> str:
 
 @routes.post("/v1/dossiers")
 async def create_dossier(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
     principal = await authenticate(request, "postal", "counter")
     body = await read_json(request)
-    key = _idempotency_key(request)
-    intake_request = validate(IntakeRequest, body)
-    prepared = intake.prepare(services, principal, intake_request, datetime.now(VN_TZ))
+    key = idempotency_key(request)
+    return await accept_dossier(request, principal, body, key, validate(IntakeRequest, body))
+
+
+async def accept_dossier(
+    request: web.Request, principal: Principal, body: Any, key: str, filing: IntakeRequest
+) -> web.Response:
+    """The one intake path of every channel (post offices and counters here, the portal's online dossiers in
+    gateway/api/portal.py): prepare, claim the key (a replay answers the stored receipt), verify the applicant,
+    commit with the receipt sealed for replays; 201 with the receipt. `body` is the request as sent (its
+    fingerprint binds the key), `filing` what it was validated into."""
+    services = request.app[SERVICES]
+    prepared = intake.prepare(services, principal, filing, datetime.now(VN_TZ))
 
     settings = services.settings
     async with services.connection() as conn:
@@ -84,9 +95,9 @@ async def create_dossier(request: web.Request) -> web.Response:
     try:
         # The look-up may take seconds: no pooled connection is held meanwhile.
         officer = identity.officer_of(principal.organisation_id, principal.key_prefix)
-        verification = await identity.verify(services, officer, principal.unit_code, intake_request.applicant)
+        verification = await identity.verify(services, officer, principal.unit_code, filing.applicant)
         async with services.connection() as conn:
-            await _refuse_on_mismatch(services, conn, principal, intake_request, verification)
+            await _refuse_on_mismatch(services, conn, principal, filing, verification)
             receipt = await intake.commit(services, conn, principal, prepared, key, claim.locked_at, verification)
     except intake.IdempotencyLost as exc:
         raise Conflict(

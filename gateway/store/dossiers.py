@@ -7,6 +7,8 @@ from typing import Any
 
 import asyncpg
 
+from gateway.store.outbox import DVCQG_SYNC
+
 
 async def allocate_code(conn: asyncpg.Connection, agency_code: str, day: date) -> str:
     """Next `{agency}-{yyMMdd}-{NNNN}` code; call inside the intake transaction (the row lock serialises)."""
@@ -104,7 +106,27 @@ async def append_event(
         digest,
     )
     await conn.execute("UPDATE dossiers SET status = $2, updated_at = now() WHERE id = $1", dossier_id, status_after)
+    await queue_portal_sync(conn, dossier_id)
     return row
+
+
+async def queue_portal_sync(conn: asyncpg.Connection, dossier_id: int) -> None:
+    """Every event reaches the National Public Service Portal: queue a sync of the dossier, unless one that no
+    worker has claimed yet is waiting (it will read this event too: the handler reads from its cursor). The
+    waiting message is locked until this transaction ends, so no worker claims it and reads the timeline before
+    this event is committed; one claimed meanwhile no longer matches, and a new message is queued."""
+    waiting = await conn.fetchval(
+        "SELECT id FROM outbox WHERE dossier_id = $1 AND kind = $2 AND status = 'pending' AND attempts = 0"
+        " LIMIT 1 FOR UPDATE",
+        dossier_id,
+        DVCQG_SYNC,
+    )
+    if waiting is None:
+        await conn.execute(
+            "INSERT INTO outbox (message_id, kind, dossier_id, payload) VALUES (gen_random_uuid(), $2, $1, '{}')",
+            dossier_id,
+            DVCQG_SYNC,
+        )
 
 
 async def has_event(conn: asyncpg.Connection, dossier_id: int, type: str) -> bool:

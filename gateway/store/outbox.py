@@ -8,6 +8,7 @@ import asyncpg
 
 AGENCY_DELIVER = "agency.deliver"
 DVCQG_SYNC = "dvcqg.sync_dossier"
+DVCQG_FETCH_DOCUMENT = "dvcqg.fetch_document"  # an online dossier's file, fetched from the portal
 IDENTITY_VERIFY = "identity.verify"
 POSTAL_RESULT_ORDER = "postal.result_order"
 

@@ -17,13 +17,13 @@ import structlog
 from gateway.errors import Unprocessable
 from gateway.keys import Services
 from gateway.pages.links import TRACKING_PAGE, receipt_link
-from gateway.schemas import IntakeRequest, Receipt, UnitRef
+from gateway.schemas import IntakeRequest, OnlineFiling, Receipt, UnitRef
 from gateway.security import hash_pin, new_pin, new_salt
 from gateway.store import dossiers, idempotency, outbox, postal
 from gateway.store import identity as identity_store
 from gateway.store.clients import Principal
 from gateway.store.documents import download_path
-from gateway.workflow import documents, identity, steps
+from gateway.workflow import documents, identity, online, steps
 from gateway.workflow.identity import Verification
 from gateway.workflow.lifecycle import STATUSES, TRANSITIONS
 from mapping import Decision, IntakePoint, MappingError, Procedure, RoutingRequest, UnitInput, decide, resolve_unit
@@ -39,6 +39,11 @@ DOSSIER_IDENTITY = {
     "pending": "pending",
     "not_checked": "not_checked",
 }
+
+
+# The one channel each submitting role files through: a post office by post, a counter at its counter, the
+# National Public Service Portal online (its pushes, POST /v1/portal/dossiers).
+CHANNEL_OF_ROLE = {"postal": "postal", "counter": "counter", "portal": "online"}
 
 
 class IdempotencyLost(Exception):
@@ -74,7 +79,10 @@ def _unit_input(unit: UnitRef) -> UnitInput:
 
 
 def _intake_point(principal: Principal, request: IntakeRequest) -> IntakePoint:
-    """Where the dossier was filed: the counter's own commune, or the post office organisation's unit."""
+    """Where the dossier was filed: the counter's own commune, the post office organisation's unit, or no unit
+    for the online portal (not bound to any place)."""
+    if request.channel.type == "online":
+        return IntakePoint("online", None)
     code = request.channel.unit_code if request.channel.type == "counter" else principal.unit_code
     field = "channel.unit_code" if request.channel.type == "counter" else "channel"
     unit = resolve_unit(code, "2025", field=field) if code else None
@@ -82,9 +90,11 @@ def _intake_point(principal: Principal, request: IntakeRequest) -> IntakePoint:
 
 
 def prepare(services: Services, principal: Principal, request: IntakeRequest, now: datetime) -> PreparedIntake:
-    if request.channel.type != principal.role:
+    """`request` is a client's IntakeRequest, or the OnlineFiling of a portal push (channel `online`)."""
+    channel = CHANNEL_OF_ROLE.get(principal.role)
+    if request.channel.type != channel:
         raise Unprocessable(
-            f"Tổ chức có vai trò '{principal.role}' chỉ được nộp hồ sơ qua kênh '{principal.role}'.",
+            f"Tổ chức có vai trò '{principal.role}' chỉ được nộp hồ sơ qua kênh '{channel or principal.role}'.",
             code="channel.mismatch",
             errors=[{"field": "channel.type", "type": "channel.mismatch", "message": "Kênh nộp không đúng vai trò."}],
         )
@@ -152,7 +162,8 @@ def build_receipt(
     due = [fee.model_dump() for fee in procedure.fees]
     total_due = sum(fee["amount"] for fee in due)
     collected = sum(fee.amount for fee in request.fees)
-    missing = documents.missing(procedure, present=set())  # files arrive after the intake (PUT upload_urls)
+    # Files arrive after the intake: PUT to upload_urls, or fetched from the portal for an online dossier.
+    missing = documents.missing(procedure, present=set())
     receipt = Receipt(
         code=code,
         status="received",
@@ -186,6 +197,14 @@ def build_receipt(
         receipt_url=receipt_url,
     )
     return receipt.model_dump(mode="json")
+
+
+def _received_data(prepared: PreparedIntake) -> dict[str, Any]:
+    """The first event's data: the channel and appointment, and for an online dossier the portal's reference."""
+    data = {"channel": prepared.request.channel.type, "appointment_at": prepared.appointment_at.isoformat()}
+    if isinstance(prepared.request, OnlineFiling):
+        data["portal_reference"] = prepared.request.channel.portal_reference
+    return data
 
 
 async def commit(
@@ -231,7 +250,7 @@ async def commit(
             status_after=TRANSITIONS["received"].to,
             occurred_at=prepared.received_at,
             actor_org_id=principal.organisation_id,
-            data={"channel": prepared.request.channel.type, "appointment_at": prepared.appointment_at.isoformat()},
+            data=_received_data(prepared),
         )
         evidence_id = await identity.record(
             services, conn, verification, dossier_id=dossier_id, organisation_id=principal.organisation_id
@@ -248,7 +267,9 @@ async def commit(
         await steps.open_dossier(conn, dossier_id, prepared.decision.steps)
         if not receipt["missing_components"]:
             await steps.start_first(conn, dossier_id, prepared.received_at, deliver_at)
-        await outbox.enqueue(conn, outbox.DVCQG_SYNC, dossier_id=dossier_id, target=None, payload={"code": code})
+        if isinstance(prepared.request, OnlineFiling):
+            # The portal holds the files: fetch each from its URL (or the portal PUTs them to upload_urls).
+            await online.queue_fetches(conn, dossier_id, code, prepared.request.documents)
         if prepared.request.channel.type == "postal":
             # VNPost's number for the sealed dossier: our own pool must not hand it out within 12 months.
             await postal.mark_used(conn, prepared.request.channel.item_number)

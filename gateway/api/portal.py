@@ -1,0 +1,30 @@
+"""The National Public Service Portal's push of the dossiers citizens file online (DESIGN.md §4 flow 8; the
+contract: adapters/dvcqg/vendor/README.md). They take the same intake path as a counter's dossier
+(gateway/api/intake.py `accept_dossier`) as channel `online`; their files are fetched from the portal
+(gateway/workflow/online.py), or PUT by the portal to the receipt's upload_urls."""
+
+from aiohttp import web
+
+from gateway.api.intake import accept_dossier, idempotency_key
+from gateway.errors import Unprocessable
+from gateway.http import authenticate, read_json, validate
+from gateway.schemas import OnlineIntakeRequest
+
+routes = web.RouteTableDef()
+
+
+@routes.post("/v1/portal/dossiers")
+async def receive_online_dossier(request: web.Request) -> web.Response:
+    principal = await authenticate(request, "portal")
+    body = await read_json(request)
+    key = idempotency_key(request)
+    pushed = validate(OnlineIntakeRequest, body)
+    if pushed.portal_reference != key:
+        message = "portal_reference phải trùng với tiêu đề Idempotency-Key."
+        raise Unprocessable(
+            "Mã hồ sơ của Cổng DVCQG (portal_reference) khác với Idempotency-Key: cổng gửi mã hồ sơ của mình làm "
+            "Idempotency-Key.",
+            code="portal.reference_mismatch",
+            errors=[{"field": "portal_reference", "type": "portal.reference_mismatch", "message": message}],
+        )
+    return await accept_dossier(request, principal, body, key, pushed.filing())

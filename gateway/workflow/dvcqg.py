@@ -1,0 +1,217 @@
+"""Sync to the National Public Service Portal (DVCQG): every dossier and every step of its timeline.
+
+Every event appended to a dossier queues a `dvcqg.sync_dossier` message (gateway/store/dossiers.py); its
+handler brings the portal up to date from where `dvcqg_sync` says it is: the dossier itself (created, or
+sent again as an update when the portal already has it: an earlier attempt may have gone through without
+our hearing of it), then the events after the last one it holds, as progress rows, in order and batched.
+The worker handles one dossier's sync messages one after the other, so the portal sees its changes in the
+order they happened. Our dossier code is the portal's MaHoSo and never changes.
+
+A retried call can only repeat what the portal holds already: dossiers go by upsert, progress rows from our
+cursor, which moves only after the portal accepted them (an identical row sent again is kept once there).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+import structlog
+
+from adapters.dvcqg.client import PortalClient
+from adapters.dvcqg.messages import (
+    NOT_FOUND,
+    BatchOutcome,
+    Document,
+    DossierRecord,
+    Fee,
+    ProgressRow,
+    ResultDocument,
+)
+from adapters.dvcqg.settings import PortalConfig
+from gateway.keys import Services
+from gateway.settings import Settings
+from gateway.store import documents
+from gateway.store.documents import download_path
+from gateway.workflow.documents import procedure_of
+from gateway.workflow.lifecycle import STATUSES, TRANSITIONS
+
+log = structlog.get_logger(__name__)
+PROGRESS_PER_MESSAGE = 500  # a dossier's timeline is far shorter; a longer backlog goes over several messages
+SYSTEM_OFFICER = "Hệ thống một cửa"  # events the gateway itself records (intake, forwarding, post)
+
+
+def portal_config(settings: Settings) -> PortalConfig | None:
+    if not settings.dvcqg_url:
+        return None
+    return PortalConfig(
+        url=settings.dvcqg_url,
+        username=settings.dvcqg_username,
+        password=settings.dvcqg_password.get_secret_value(),
+        unit_code=settings.dvcqg_unit_code,
+        timeout_seconds=settings.dvcqg_timeout_seconds,
+        batch_size=settings.dvcqg_batch_size,
+    )
+
+
+class PortalRefused(Exception):
+    """The portal refused a record for a reason sending it again will not fix (a missing field, a status move it
+    does not allow): the message is retried until the dead letter, where operators see the portal's words."""
+
+
+def _url(services: Services, path: str) -> str:
+    base = (services.settings.public_url or "").rstrip("/")
+    return f"{base}{path}"
+
+
+def dossier_record(
+    services: Services, dossier: asyncpg.Record, linked: list[asyncpg.Record], returned_at: datetime | None
+) -> DossierRecord:
+    """What the portal holds of a dossier, from the dossier as stored and its documents."""
+    body, receipt = dossier["body"], dossier["receipt"]
+    procedure = procedure_of(services, dossier)
+    code = dossier["code"]
+
+    def link(row: asyncpg.Record) -> str:
+        return _url(services, download_path(code, row["sha256"]))
+
+    return DossierRecord(
+        code=code,
+        procedure_code=procedure.code,
+        procedure_name=procedure.name,
+        sector_code=procedure.sector,  # our catalog names sectors; the portal's sector codes are not in it
+        channel=dossier["channel"],
+        owner_name=body["applicant"]["full_name"],
+        owner_id_number=body["applicant"]["id_number"],
+        received_at=dossier["received_at"],
+        appointment_at=dossier["appointment_at"],
+        status=STATUSES[dossier["status"]].dvcqg,
+        returned_at=returned_at,
+        return_method=body["return_method"]["type"],
+        handling_unit=dossier["agency_code"],
+        documents=tuple(
+            Document(name=row["name"], sha256=row["sha256"], url=link(row), component_code=row["component_code"] or "")
+            for row in linked
+            if row["kind"] == "component"
+        ),
+        fees=tuple(Fee(name=fee["name"], amount=int(fee["amount"])) for fee in receipt["fees"]["due"]),
+        results=tuple(
+            ResultDocument(name=row["name"], sha256=row["sha256"], url=link(row))
+            for row in linked
+            if row["kind"] == "result"
+        ),
+    )
+
+
+def progress_row(dossier: asyncpg.Record, event: asyncpg.Record, officers: dict[int, str]) -> ProgressRow:
+    """One timeline event as a progress row: who (the agency's officer, or the organisation that reported it),
+    what (the event's Vietnamese label and reason), and the status it left the dossier in."""
+    data = event["data"] or {}
+    transition = TRANSITIONS.get(event["type"])
+    content = transition.label if transition else event["type"]
+    if reason := data.get("reason"):
+        content = f"{content}: {reason}"
+    officer = data.get("officer") or officers.get(event["actor_org_id"]) or SYSTEM_OFFICER
+    return ProgressRow(
+        code=dossier["code"],
+        officer=officer,
+        at=event["occurred_at"],
+        content=content,
+        status=STATUSES[event["status_after"]].dvcqg,
+        started_at=dossier["received_at"],
+        due_at=dossier["appointment_at"],
+    )
+
+
+@dataclass(frozen=True)
+class Backlog:
+    dossier: asyncpg.Record
+    state: asyncpg.Record | None
+    events: list[asyncpg.Record]
+    record: DossierRecord
+    rows: list[ProgressRow]
+
+
+async def _backlog(services: Services, conn: asyncpg.Connection, dossier_id: int) -> Backlog:
+    dossier = await conn.fetchrow("SELECT * FROM dossiers WHERE id = $1", dossier_id)
+    state = await conn.fetchrow("SELECT * FROM dvcqg_sync WHERE dossier_id = $1", dossier_id)
+    after = state["synced_seq"] if state else 0
+    events = await conn.fetch(
+        "SELECT * FROM dossier_events WHERE dossier_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        dossier_id,
+        after,
+        PROGRESS_PER_MESSAGE,
+    )
+    officers = {
+        row["id"]: row["name"]
+        for row in await conn.fetch(
+            "SELECT id, name FROM organisations WHERE id = ANY($1::bigint[])",
+            list({event["actor_org_id"] for event in events if event["actor_org_id"] is not None}),
+        )
+    }
+    returned_at = await conn.fetchval(
+        "SELECT max(occurred_at) FROM dossier_events WHERE dossier_id = $1 AND type = 'returned'", dossier_id
+    )
+    linked = await documents.list_for(conn, dossier_id)
+    record = dossier_record(services, dossier, linked, returned_at)
+    return Backlog(dossier, state, list(events), record, [progress_row(dossier, e, officers) for e in events])
+
+
+async def sync_dossier(services: Services, message: asyncpg.Record) -> bool:
+    """Outbox handler: the portal holds the dossier as it is now and every event up to now."""
+    while await _sync_step(services, message["dossier_id"]):
+        pass  # a backlog longer than one step's worth (a dossier synced for the first time after a long outage)
+    return True
+
+
+async def _sync_step(services: Services, dossier_id: int) -> bool:
+    """Send what the portal lacks, up to PROGRESS_PER_MESSAGE events; True when more is left to send."""
+    client: PortalClient = services.portal
+    async with services.connection() as conn:
+        backlog = await _backlog(services, conn, dossier_id)
+    status, synced = backlog.record.status, backlog.state
+    dossier_current = synced is not None and synced["created"] and synced["synced_status"] == status
+    if not backlog.events and dossier_current:
+        return False  # an earlier message brought everything
+    if not dossier_current or backlog.events:
+        await _accepted(services, dossier_id, await _send_dossier(client, backlog))
+    if backlog.rows:
+        await _accepted(services, dossier_id, await client.update_progress(backlog.rows))
+    last_seq = backlog.events[-1]["seq"] if backlog.events else (synced["synced_seq"] if synced else 0)
+    async with services.connection() as conn:
+        await conn.execute(
+            "INSERT INTO dvcqg_sync (dossier_id, created, synced_seq, synced_status, synced_at, last_error)"
+            " VALUES ($1, true, $2, $3, now(), NULL)"
+            " ON CONFLICT (dossier_id) DO UPDATE SET created = true,"
+            "  synced_seq = GREATEST(dvcqg_sync.synced_seq, EXCLUDED.synced_seq),"
+            "  synced_status = EXCLUDED.synced_status, synced_at = now(), last_error = NULL",
+            dossier_id,
+            last_seq,
+            status,
+        )
+    log.info("dvcqg.synced", code=backlog.dossier["code"], status=status, progress_rows=len(backlog.rows))
+    return len(backlog.events) == PROGRESS_PER_MESSAGE
+
+
+async def _send_dossier(client: PortalClient, backlog: Backlog) -> BatchOutcome:
+    """An update when we know the portal has the dossier (a create again if it lost it); otherwise a create
+    that turns into an update if an earlier attempt got through unheard."""
+    if backlog.state is not None and backlog.state["created"]:
+        outcome = await client.sync_dossiers([backlog.record], updating=True)
+        if all(each.error_code != NOT_FOUND for each in outcome.outcomes):
+            return outcome
+    return await client.upsert_dossiers([backlog.record])
+
+
+async def _accepted(services: Services, dossier_id: int, outcome: BatchOutcome) -> None:
+    """Every record accepted, or PortalRefused with the portal's words (also kept in dvcqg_sync for operators)."""
+    if not outcome.rejected:
+        return
+    problem = "; ".join(f"{o.code}: {o.error_code} {o.message}" for o in outcome.rejected)[:500]
+    async with services.connection() as conn:
+        await conn.execute(
+            "INSERT INTO dvcqg_sync (dossier_id, last_error) VALUES ($1, $2)"
+            " ON CONFLICT (dossier_id) DO UPDATE SET last_error = EXCLUDED.last_error",
+            dossier_id,
+            problem,
+        )
+    raise PortalRefused(problem)
