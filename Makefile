@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(PY) -m bench.bench_dispatch
 	$(PY) -m bench.bench_callbacks
 	$(PY) -m bench.bench_upload
+	$(PY) -m bench.bench_sync
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
