@@ -125,6 +125,11 @@ class Settings(BaseSettings):
         default="000.00.00.H00", description="Our system's code at the portal (`madonvi`), sent with every call."
     )
     dvcqg_timeout_seconds: float = Field(default=10.0, gt=0, description="Longest wait for one portal call.")
+    dvcqg_file_hosts: list[str] = Field(
+        default=[],
+        description="Hosts the files of online dossiers are fetched from; empty: the host of MOTCUA_DVCQG_URL "
+        "(any host when that is unset too).",
+    )
     dvcqg_batch_size: int = Field(default=50, ge=1, description="Most dossiers or progress rows per portal call.")
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=10, ge=1)

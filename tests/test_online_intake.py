@@ -16,9 +16,11 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from structlog.testing import capture_logs
 
 from adapters.dvcqg.simulator import SimulatorConfig, start_portal_simulator
+from gateway.app import create_app
 from gateway.keys import SERVICES
 from gateway.store import outbox
 from gateway.workflow.online import DocumentFetchRefused, fetch_document
@@ -419,3 +421,40 @@ async def test_only_the_submitting_portal_may_put_its_files(client, orgs, db):
     accepted = await client.put(path, data=content, headers={**orgs.portal.auth, "Content-Type": "application/pdf"})
     assert accepted.status == 201, await accepted.text()
     assert await inbox_codes(client, orgs.agency) == [receipt["code"]]
+
+
+async def test_files_come_only_from_the_allowed_hosts_and_redirects_are_not_followed(
+    aiohttp_client, aiohttp_server, settings, orgs, db
+):
+    """With the portal at one host, a pushed file on another host is refused at intake (422); a host dropped
+    from the list after intake is refused at fetch time; a redirect is not followed (it could leave the list)."""
+
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPFound("http://10.0.0.1/internal")
+
+    files = web.Application()
+    files.router.add_get("/tep/{name}", moved)
+    server = await aiohttp_server(files)
+    configured = settings.model_copy(update={"dvcqg_url": f"http://127.0.0.1:{server.port}"})
+    client = await aiohttp_client(create_app(configured))
+    elsewhere = push_body("DVCQG-260115-000091")
+    elsewhere["documents"][0]["url"] = "http://169.254.169.254/latest/meta-data"
+    refused = await push(client, orgs.portal, elsewhere, elsewhere["portal_reference"])
+    body = await problem(refused, 422, "document.url_host")
+    assert body["errors"][0]["field"] == "documents.0.url"
+
+    redirected = push_body("DVCQG-260115-000092")
+    redirected["documents"][0]["url"] = f"http://127.0.0.1:{server.port}/tep/TK.pdf"
+    answer = await push(client, orgs.portal, redirected, redirected["portal_reference"])
+    assert answer.status == 201, await answer.text()
+    [message] = await fetches(client)
+    with pytest.raises(DocumentFetchRefused) as refusal:
+        await fetch_document(client.app[SERVICES], message)
+    assert refusal.value.code == "document.fetch_refused"  # the 302, not followed
+
+    narrowed = configured.model_copy(update={"dvcqg_file_hosts": ["files.dichvucong.gov.vn"]})
+    later = await aiohttp_client(create_app(narrowed))
+    with pytest.raises(DocumentFetchRefused) as refusal:
+        await fetch_document(later.app[SERVICES], message)
+    assert refusal.value.code == "document.url_host"
+    assert await db.fetchval("SELECT count(*) FROM dossier_documents") == 0

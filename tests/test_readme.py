@@ -59,11 +59,13 @@ async def test_try_it_commands_work_as_written(open_tmp_path):
         assert lines[6] == "200 application/pdf 633 bytes"  # the agency downloads the form
         assert '"kind": "result"' in lines[8]
         assert any('"type": "result_ready"' in line for line in lines)
-        assert lines[-3] == "200 application/pdf 618 bytes"  # the citizen downloads the result with the PIN
-        tracked = json.loads(lines[-2])
+        assert lines[-5] == "200 application/pdf 618 bytes"  # the citizen downloads the result with the PIN
+        tracked = json.loads(lines[-4])
         assert tracked["code"].startswith("000.00.10.H26-") and tracked["status"] == "result_ready"
         assert [result["name"] for result in tracked["results"]] == ["Phieu-LLTP-so-1"]
-        pushed = json.loads(lines[-1])  # step 5: what the simulated Sở Tư pháp Đà Nẵng received, signature checked
+        assert lines[-2] == "Tiếp nhận hồ sơ"  # step 6: the first progress row the portal holds
+        assert lines[-1] == "online"  # the online dossier, answered 201 by the gateway
+        pushed = json.loads(lines[-3])  # step 5: what the simulated Sở Tư pháp Đà Nẵng received, signature checked
         assert [code[:14] for code in pushed["dossiers"]] == ["000.00.10.H17-"] and pushed["rejected"] == 0
     finally:
         await demo.stop()

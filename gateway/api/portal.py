@@ -8,7 +8,9 @@ from aiohttp import web
 from gateway.api.intake import accept_dossier, idempotency_key
 from gateway.errors import Unprocessable
 from gateway.http import authenticate, read_json, validate
+from gateway.keys import SERVICES
 from gateway.schemas import OnlineIntakeRequest
+from gateway.workflow import online
 
 routes = web.RouteTableDef()
 
@@ -27,4 +29,16 @@ async def receive_online_dossier(request: web.Request) -> web.Response:
             code="portal.reference_mismatch",
             errors=[{"field": "portal_reference", "type": "portal.reference_mismatch", "message": message}],
         )
+    services = request.app[SERVICES]
+    foreign = [
+        {
+            "field": f"documents.{i}.url",
+            "type": "document.url_host",
+            "message": "Máy chủ của địa chỉ tải tệp không nằm trong danh sách được phép (MOTCUA_DVCQG_FILE_HOSTS).",
+        }
+        for i, document in enumerate(pushed.documents)
+        if not online.host_allowed(services.settings, document.url)
+    ]
+    if foreign:
+        raise Unprocessable("Có tệp ở máy chủ không được phép tải về.", code="document.url_host", errors=foreign)
     return await accept_dossier(request, principal, body, key, pushed.filing())

@@ -22,6 +22,7 @@ What the handler tells the worker:
 import json
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import asyncpg
@@ -30,6 +31,7 @@ import structlog
 from gateway.errors import Conflict, PayloadTooLarge, Unprocessable, UnsupportedMediaType
 from gateway.keys import Services
 from gateway.schemas import OnlineDocument
+from gateway.settings import Settings
 from gateway.store import documents, outbox
 from gateway.workflow import documents as uploads
 
@@ -87,6 +89,20 @@ async def _at_most(chunks: AsyncIterator[bytes], limit: int) -> AsyncIterator[by
         yield chunk
 
 
+def file_hosts(settings: Settings) -> set[str] | None:
+    """Where the gateway fetches files from (the portal's own host unless configured); None: anywhere. Fetching
+    only from known hosts keeps a URL in a pushed dossier from making the gateway call inside our network."""
+    hosts = {host.lower() for host in settings.dvcqg_file_hosts}
+    if not hosts and settings.dvcqg_url:
+        hosts = {(urlsplit(settings.dvcqg_url).hostname or "").lower()}
+    return hosts or None
+
+
+def host_allowed(settings: Settings, url: str) -> bool:
+    hosts = file_hosts(settings)
+    return hosts is None or (urlsplit(url).hostname or "").lower() in hosts
+
+
 async def fetch_document(services: Services, message: asyncpg.Record) -> bool:
     """Outbox handler for `dvcqg.fetch_document` (see the module's docstring for what it answers)."""
     payload = _payload(message)
@@ -103,6 +119,8 @@ async def fetch_document(services: Services, message: asyncpg.Record) -> bool:
         log.info("online.fetch_skipped", status=dossier["status"], **context)
         return True
     try:
+        if not host_allowed(services.settings, payload["url"]):
+            raise DocumentFetchRefused("document.url_host", "Địa chỉ tải tệp không thuộc máy chủ được phép.")
         missing = await _fetch(services, dossier, payload)
     except DocumentFetchRefused as exc:
         log.warning("online.fetch_refused", error=exc.code, **context)  # the URL stays out: it may carry a token
@@ -130,7 +148,8 @@ async def _fetch(services: Services, dossier: asyncpg.Record, payload: dict[str,
     try:
         async with (
             aiohttp.ClientSession(timeout=timeout, headers={"User-Agent": "motcua-gateway"}) as http,
-            http.get(payload["url"], max_redirects=5) as answer,
+            # No redirects: one could lead off the allowed hosts; a 3xx is refused like any other status.
+            http.get(payload["url"], allow_redirects=False) as answer,
         ):
             if answer.status >= 500 or answer.status in _RETRY_STATUSES:
                 log.warning("online.fetch_unavailable", status=answer.status, code=payload["code"])
@@ -154,7 +173,7 @@ async def _fetch(services: Services, dossier: asyncpg.Record, payload: dict[str,
                         [(payload["component_code"], payload["name"])],
                         uploaded_by=dossier["submitter_org_id"],
                     )
-    except (aiohttp.TooManyRedirects, aiohttp.InvalidURL) as exc:
+    except aiohttp.InvalidURL as exc:
         problem = f"Không theo được địa chỉ tải tệp ({type(exc).__name__})."  # not the URL: it may carry a token
         raise DocumentFetchRefused("document.fetch_refused", problem) from exc
     except _REFUSED_CHECKS as exc:
