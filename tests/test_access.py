@@ -91,8 +91,9 @@ FORBIDDEN = [
     (role, method, path)
     for method, path, allowed in [
         ("POST", "/v1/dossiers", {"postal", "counter"}),
-        ("GET", f"/v1/dossiers/{UNKNOWN_CODE}", {"postal", "counter", "agency", "admin"}),
-        ("GET", f"/v1/dossiers/{UNKNOWN_CODE}/events", {"postal", "counter", "agency", "admin"}),
+        ("POST", "/v1/portal/dossiers", {"portal"}),
+        ("GET", f"/v1/dossiers/{UNKNOWN_CODE}", {"postal", "counter", "portal", "agency", "admin"}),
+        ("GET", f"/v1/dossiers/{UNKNOWN_CODE}/events", {"postal", "counter", "portal", "agency", "admin"}),
         ("GET", "/v1/agency/inbox", {"agency"}),
         ("POST", f"/v1/agency/inbox/{MESSAGE_ID}/ack", {"agency"}),
         ("POST", f"/v1/agency/dossiers/{UNKNOWN_CODE}/events", {"agency"}),

@@ -233,6 +233,14 @@ async def test_an_online_dossier_travels_from_the_portal_to_the_competent_agency
     wrong = await client.get(f"/v1/track/{code}", headers={"X-Tracking-Pin": "000000"})
     assert wrong.status == 404
 
+    # The portal follows what it filed (the 201's Location), as a post office does; not another's dossier.
+    own = await client.get(f"/v1/dossiers/{code}", headers=orgs.portal.auth)
+    assert own.status == 200 and (await own.json())["code"] == code
+    events = await client.get(f"/v1/dossiers/{code}/events", headers=orgs.portal.auth)
+    assert events.status == 200
+    stranger = await make_org(db, "Cổng dịch vụ công khác", "portal")
+    assert (await client.get(f"/v1/dossiers/{code}", headers=stranger.auth)).status == 404
+
 
 async def test_the_portal_pushing_again_gets_the_same_receipt_and_files_once(client, orgs, db, portal):
     """A second push of the same dossier (same reference, same body) answers the first receipt again: one

@@ -185,7 +185,7 @@ def event_view(row) -> dict:
 @routes.get("/v1/dossiers/{code}")
 async def get_dossier(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    principal = await authenticate(request, "postal", "counter", "agency", "admin")
+    principal = await authenticate(request, "postal", "counter", "portal", "agency", "admin")
     async with services.connection() as conn:
         dossier = await _visible_dossier(request, principal, conn)
         dossier_step_rows = await dossier_steps.list_for(conn, dossier["id"])
@@ -212,7 +212,7 @@ async def get_dossier(request: web.Request) -> web.Response:
 @routes.get("/v1/dossiers/{code}/events")
 async def get_dossier_events(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    principal = await authenticate(request, "postal", "counter", "agency", "admin")
+    principal = await authenticate(request, "postal", "counter", "portal", "agency", "admin")
     async with services.connection() as conn:
         dossier = await _visible_dossier(request, principal, conn)
         events = await dossiers.list_events(conn, dossier["id"])

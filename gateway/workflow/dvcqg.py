@@ -158,8 +158,10 @@ async def _backlog(services: Services, conn: asyncpg.Connection, dossier_id: int
 
 async def sync_dossier(services: Services, message: asyncpg.Record) -> bool:
     """Outbox handler: the portal holds the dossier as it is now and every event up to now."""
-    while await _sync_step(services, message["dossier_id"]):
-        pass  # a backlog longer than one step's worth (a dossier synced for the first time after a long outage)
+    # More than one step's worth only for a long backlog (a dossier synced for the first time after an outage).
+    more = True
+    while more:
+        more = await _sync_step(services, message["dossier_id"])
     return True
 
 
