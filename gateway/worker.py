@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import asyncpg
 import structlog
@@ -38,6 +39,20 @@ HANDLERS: dict[str, Handler] = {
     outbox.DVCQG_SYNC: dvcqg.sync_dossier,
     outbox.DVCQG_FETCH_DOCUMENT: online.fetch_document,
 }
+
+
+@dataclass(frozen=True)
+class Batched:
+    """A kind whose partner takes several messages in one call: the worker claims up to `size` of them (one per
+    dossier) and the handler answers, per message id, None when done or why not."""
+
+    handler: Callable[[Services, list[asyncpg.Record]], Awaitable[dict[int, str | None]]]
+    size: Callable[[Services], int]
+
+
+BATCHES: dict[str, Batched] = {
+    outbox.DVCQG_SYNC: Batched(dvcqg.sync_batch, lambda services: services.settings.dvcqg_batch_size),
+}
 # Kinds that wait in the outbox, unclaimed, while their partner is not configured (rather than burning retries).
 NEEDS = {outbox.DVCQG_SYNC: "portal"}
 
@@ -55,42 +70,81 @@ def backoff(attempts: int) -> float:
 async def claim(
     conn: asyncpg.Connection, lease_seconds: float, kinds: list[str] | None = None
 ) -> asyncpg.Record | None:
-    return await conn.fetchrow(
+    claimed = await claim_many(conn, lease_seconds, kinds, 1)
+    return claimed[0] if claimed else None
+
+
+async def claim_many(
+    conn: asyncpg.Connection, lease_seconds: float, kinds: list[str] | None, limit: int
+) -> list[asyncpg.Record]:
+    """Up to `limit` due messages, at most one per dossier, kind and target (the older one first), oldest first."""
+    claimed = await conn.fetch(
         "UPDATE outbox SET attempts = attempts + 1, available_at = now() + make_interval(secs => $2)"
-        " WHERE id = (SELECT o.id FROM outbox o WHERE o.status = 'pending' AND o.kind = ANY($1::text[])"
+        " WHERE id IN (SELECT o.id FROM outbox o WHERE o.status = 'pending' AND o.kind = ANY($1::text[])"
         "             AND o.available_at <= now()"
         "             AND (o.dossier_id IS NULL OR NOT EXISTS (SELECT 1 FROM outbox older"
         "                  WHERE older.dossier_id = o.dossier_id AND older.kind = o.kind"
         "                  AND older.target IS NOT DISTINCT FROM o.target"  # steps side by side: no blocking
         "                  AND older.status = 'pending' AND older.id < o.id))"
         f"             AND {deliver.push_condition('o')}"  # pull deliveries wait in the inbox instead
-        "             ORDER BY o.available_at, o.id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+        "             ORDER BY o.available_at, o.id LIMIT $3 FOR UPDATE SKIP LOCKED)"
         " RETURNING *",
         list(HANDLERS) if kinds is None else kinds,
         float(lease_seconds),
+        limit,
     )
+    return sorted(claimed, key=lambda message: message["id"])  # RETURNING follows no order
 
 
 async def run_once(services: Services) -> bool:
-    """Handle one due message, if any; True when one was handled (successfully or not)."""
+    """Handle one due message, if any (or a batch of them, for a kind whose partner takes several at once);
+    True when something was handled (successfully or not)."""
     async with services.connection() as conn:
         message = await claim(conn, services.settings.worker_lease_seconds, kinds(services))
-    if message is None:
-        return False
+        if message is None:
+            return False
+        batch = [message]
+        if (batched := BATCHES.get(message["kind"])) is not None:
+            more = batched.size(services) - 1
+            batch += await claim_many(conn, services.settings.worker_lease_seconds, [message["kind"]], more)
+    if batched is None:
+        outcomes = {message["id"]: await _handled(HANDLERS[message["kind"]](services, message), message)}
+    else:
+        outcomes = await _batch_handled(services, batched, batch)
+    async with services.connection() as conn:
+        for each in batch:
+            done, error = outcomes[each["id"]]
+            if done:
+                await conn.execute(
+                    "UPDATE outbox SET status = 'delivered', delivered_at = now() WHERE id = $1", each["id"]
+                )
+            else:
+                await _retry_or_bury(conn, services, each, error)
+    return True
+
+
+async def _handled(call: Awaitable[bool], message: asyncpg.Record) -> tuple[bool, str | None]:
     try:
-        done = await HANDLERS[message["kind"]](services, message)
-        error = None
+        return await call, None
     except Exception as exc:  # a handler's bug must not stop the worker; the message is retried
         log.exception("worker.handler_failed", kind=message["kind"], message_id=str(message["message_id"]))
-        done, error = False, f"{type(exc).__name__}: {exc}"[:500]
-    async with services.connection() as conn:
-        if done:
-            await conn.execute(
-                "UPDATE outbox SET status = 'delivered', delivered_at = now() WHERE id = $1", message["id"]
-            )
-        else:
-            await _retry_or_bury(conn, services, message, error)
-    return True
+        return False, f"{type(exc).__name__}: {exc}"[:500]
+
+
+async def _batch_handled(
+    services: Services, batched: "Batched", batch: list[asyncpg.Record]
+) -> dict[int, tuple[bool, str | None]]:
+    """Each message's (done, error): a failure of the whole batch (the partner unreachable) fails every one."""
+    try:
+        results = await batched.handler(services, batch)
+    except Exception as exc:
+        log.exception("worker.handler_failed", kind=batch[0]["kind"], batch=len(batch))
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        return {each["id"]: (False, error) for each in batch}
+    return {
+        each["id"]: (True, None) if results[each["id"]] is None else (False, results[each["id"]][:500])
+        for each in batch
+    }
 
 
 async def _retry_or_bury(

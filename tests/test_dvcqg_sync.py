@@ -17,7 +17,7 @@ from adapters.dvcqg.messages import portal_time
 from adapters.dvcqg.simulator import SimulatorConfig, start_portal_simulator
 from gateway.app import create_app
 from gateway.keys import SERVICES
-from gateway.worker import claim, kinds
+from gateway.worker import claim, kinds, run_once
 from gateway.workflow.dvcqg import dossier_record
 from gateway.workflow.dvcqg_reconcile import reconcile
 from mapping.calendar import VN_TZ
@@ -276,3 +276,41 @@ async def test_the_reconcile_command_lists_differences(gateway, orgs, portal, db
     lines = out.decode().splitlines()
     assert lines[0].startswith(f"{code}  missing") and "1 dossiers in the period, 0 held" in lines[-1]
     assert "missing 1" in lines[-1]
+
+
+async def test_dossiers_waiting_together_go_in_one_call_and_a_refused_one_holds_up_only_itself(
+    aiohttp_client, settings, orgs, portal, db
+):
+    """Five dossiers waiting: one worker turn sends them in one DongBoHoSoMC and one CapNhatTienDoHoSoMC call. When
+    the portal refuses the second record of the batch, the four others are synced and only that one waits."""
+    client = await aiohttp_client(create_app(with_portal(settings, portal)))  # no worker: we turn it by hand
+    services = client.app[SERVICES]
+    codes = [(await file_dossier(client, orgs.postal, postal_dossier(), f"batch-{i}"))["code"] for i in range(5)]
+    assert await run_once(services)
+    calls = (await control(portal, "calls"))["calls"]
+    assert (calls.get("DongBoHoSoMC"), calls.get("CapNhatTienDoHoSoMC")) == (1, 1)
+    for code in codes:
+        await until_synced(db, code, seconds=1)
+
+    more = [(await file_dossier(client, orgs.postal, postal_dossier(), f"batch-more-{i}"))["code"] for i in range(3)]
+    await control(portal, "faults", {"reject_index": 2})
+    assert await run_once(services)
+    await control(portal, "faults", {"reset": True})
+    # The second record of each call refused: the second dossier (its rows then not sent), and the first one,
+    # whose second row came second in the progress call; the third dossier is synced all the same.
+    refused = {
+        row["code"]
+        for row in await db.fetch(
+            "SELECT d.code FROM dvcqg_sync s JOIN dossiers d ON d.id = s.dossier_id WHERE s.last_error IS NOT NULL"
+        )
+    }
+    assert refused == {more[0], more[1]}
+    await until_synced(db, more[2], seconds=1)
+    assert await held(portal, more[1]) is None
+    for code in refused:
+        message = await db.fetchrow(
+            "SELECT attempts, last_error FROM outbox o JOIN dossiers d ON d.id = o.dossier_id"
+            " WHERE d.code = $1 AND o.kind = 'dvcqg.sync_dossier' AND o.status = 'pending'",
+            code,
+        )
+        assert message["attempts"] == 1 and "10" in message["last_error"]

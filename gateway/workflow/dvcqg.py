@@ -3,9 +3,11 @@
 Every event appended to a dossier queues a `dvcqg.sync_dossier` message (gateway/store/dossiers.py); its
 handler brings the portal up to date from where `dvcqg_sync` says it is: the dossier itself (created, or
 sent again as an update when the portal already has it: an earlier attempt may have gone through without
-our hearing of it), then the events after the last one it holds, as progress rows, in order and batched.
-The worker handles one dossier's sync messages one after the other, so the portal sees its changes in the
-order they happened. Our dossier code is the portal's MaHoSo and never changes.
+our hearing of it), then the events after the last one it holds, as progress rows, in order. The worker
+hands over up to MOTCUA_DVCQG_BATCH_SIZE messages of different dossiers at once (`sync_batch`), so their
+dossiers and rows go in as few calls as the portal takes; one dossier's messages are handled one after the
+other, so the portal sees its changes in the order they happened. Our dossier code is the portal's MaHoSo
+and never changes.
 
 A retried call can only repeat what the portal holds already: dossiers go by upsert, progress rows from our
 cursor, which moves only after the portal accepted them (an identical row sent again is kept once there).
@@ -157,63 +159,86 @@ async def _backlog(services: Services, conn: asyncpg.Connection, dossier_id: int
 
 
 async def sync_dossier(services: Services, message: asyncpg.Record) -> bool:
-    """Outbox handler: the portal holds the dossier as it is now and every event up to now."""
-    # More than one step's worth only for a long backlog (a dossier synced for the first time after an outage).
-    more = True
-    while more:
-        more = await _sync_step(services, message["dossier_id"])
+    """Outbox handler for one message: the portal holds the dossier as it is now and every event up to now."""
+    problem = (await sync_batch(services, [message]))[message["id"]]
+    if problem is not None:
+        raise PortalRefused(problem)
     return True
 
 
-async def _sync_step(services: Services, dossier_id: int) -> bool:
-    """Send what the portal lacks, up to PROGRESS_PER_MESSAGE events; True when more is left to send."""
+async def sync_batch(services: Services, messages: list[asyncpg.Record]) -> dict[int, str | None]:
+    """Batch handler (one message per dossier, as the worker claims them): the dossiers in as few portal calls
+    as it takes (updates together, creates together), then all their new progress rows together, each dossier's
+    in order. Per message: None when the portal has everything, else the portal's words. A transport failure
+    raises and fails them all; the portal refusing one record fails only its dossier."""
     client: PortalClient = services.portal
     async with services.connection() as conn:
-        backlog = await _backlog(services, conn, dossier_id)
-    status, synced = backlog.record.status, backlog.state
-    dossier_current = synced is not None and synced["created"] and synced["synced_status"] == status
-    if not backlog.events and dossier_current:
-        return False  # an earlier message brought everything
-    if not dossier_current or backlog.events:
-        await _accepted(services, dossier_id, await _send_dossier(client, backlog))
-    if backlog.rows:
-        await _accepted(services, dossier_id, await client.update_progress(backlog.rows))
+        backlogs = {message["id"]: await _backlog(services, conn, message["dossier_id"]) for message in messages}
+    by_code = {backlog.record.code: message_id for message_id, backlog in backlogs.items()}
+    refused: dict[int, str] = {}
+
+    def note(outcome: BatchOutcome) -> None:
+        for each in outcome.rejected:
+            message_id = by_code[each.code]
+            refused[message_id] = refused.get(message_id, "") + f"{each.code}: {each.error_code} {each.message}; "
+
+    stale = [b for b in backlogs.values() if b.events or not _current(b)]
+    known = [b.record for b in stale if b.state is not None and b.state["created"]]
+    new = [b.record for b in stale if b.state is None or not b.state["created"]]
+    if known:
+        updated = await client.sync_dossiers(known, updating=True)
+        lost = {each.code for each in updated.outcomes if each.error_code == NOT_FOUND}  # create them again
+        note(BatchOutcome(tuple(each for each in updated.outcomes if each.code not in lost)))
+        new += [record for record in known if record.code in lost]
+    if new:
+        note(await client.upsert_dossiers(new))
+    rows = [row for b in backlogs.values() if by_code[b.record.code] not in refused for row in b.rows]
+    if rows:
+        note(await client.update_progress(rows))
+
+    async with services.connection() as conn:
+        for message_id, backlog in backlogs.items():
+            if message_id in refused:
+                await _record_error(conn, backlog.dossier["id"], refused[message_id])
+            else:
+                await _advance(conn, backlog)
+    results: dict[int, str | None] = {}
+    for message_id, backlog in backlogs.items():
+        results[message_id] = refused[message_id][:500] if message_id in refused else None
+        if message_id not in refused and len(backlog.events) == PROGRESS_PER_MESSAGE:
+            # A long backlog (first sync after an outage): the rest, one step's worth at a time.
+            results |= await sync_batch(services, [m for m in messages if m["id"] == message_id])
+    log.info("dvcqg.synced", dossiers=len(messages), refused=len(refused), progress_rows=len(rows))
+    return results
+
+
+def _current(backlog: Backlog) -> bool:
+    """The portal has the dossier with its present status (appointment changes come with an event)."""
+    state = backlog.state
+    return state is not None and state["created"] and state["synced_status"] == backlog.record.status
+
+
+async def _advance(conn: asyncpg.Connection, backlog: Backlog) -> None:
+    """The cursor after what the portal accepted (never backwards: a slower earlier attempt may finish late)."""
+    synced = backlog.state
     last_seq = backlog.events[-1]["seq"] if backlog.events else (synced["synced_seq"] if synced else 0)
-    async with services.connection() as conn:
-        await conn.execute(
-            "INSERT INTO dvcqg_sync (dossier_id, created, synced_seq, synced_status, synced_at, last_error)"
-            " VALUES ($1, true, $2, $3, now(), NULL)"
-            " ON CONFLICT (dossier_id) DO UPDATE SET created = true,"
-            "  synced_seq = GREATEST(dvcqg_sync.synced_seq, EXCLUDED.synced_seq),"
-            "  synced_status = EXCLUDED.synced_status, synced_at = now(), last_error = NULL",
-            dossier_id,
-            last_seq,
-            status,
-        )
-    log.info("dvcqg.synced", code=backlog.dossier["code"], status=status, progress_rows=len(backlog.rows))
-    return len(backlog.events) == PROGRESS_PER_MESSAGE
+    await conn.execute(
+        "INSERT INTO dvcqg_sync (dossier_id, created, synced_seq, synced_status, synced_at, last_error)"
+        " VALUES ($1, true, $2, $3, now(), NULL)"
+        " ON CONFLICT (dossier_id) DO UPDATE SET created = true,"
+        "  synced_seq = GREATEST(dvcqg_sync.synced_seq, EXCLUDED.synced_seq),"
+        "  synced_status = EXCLUDED.synced_status, synced_at = now(), last_error = NULL",
+        backlog.dossier["id"],
+        last_seq,
+        backlog.record.status,
+    )
 
 
-async def _send_dossier(client: PortalClient, backlog: Backlog) -> BatchOutcome:
-    """An update when we know the portal has the dossier (a create again if it lost it); otherwise a create
-    that turns into an update if an earlier attempt got through unheard."""
-    if backlog.state is not None and backlog.state["created"]:
-        outcome = await client.sync_dossiers([backlog.record], updating=True)
-        if all(each.error_code != NOT_FOUND for each in outcome.outcomes):
-            return outcome
-    return await client.upsert_dossiers([backlog.record])
-
-
-async def _accepted(services: Services, dossier_id: int, outcome: BatchOutcome) -> None:
-    """Every record accepted, or PortalRefused with the portal's words (also kept in dvcqg_sync for operators)."""
-    if not outcome.rejected:
-        return
-    problem = "; ".join(f"{o.code}: {o.error_code} {o.message}" for o in outcome.rejected)[:500]
-    async with services.connection() as conn:
-        await conn.execute(
-            "INSERT INTO dvcqg_sync (dossier_id, last_error) VALUES ($1, $2)"
-            " ON CONFLICT (dossier_id) DO UPDATE SET last_error = EXCLUDED.last_error",
-            dossier_id,
-            problem,
-        )
-    raise PortalRefused(problem)
+async def _record_error(conn: asyncpg.Connection, dossier_id: int, problem: str) -> None:
+    """The portal's words, for operators (the message also keeps them as its last error)."""
+    await conn.execute(
+        "INSERT INTO dvcqg_sync (dossier_id, last_error) VALUES ($1, $2)"
+        " ON CONFLICT (dossier_id) DO UPDATE SET last_error = EXCLUDED.last_error",
+        dossier_id,
+        problem[:500],
+    )
