@@ -71,6 +71,14 @@ async def list_for(conn: asyncpg.Connection, dossier_id: int, kind: str | None =
     )
 
 
+async def list_for_many(conn: asyncpg.Connection, dossier_ids: list[int]) -> dict[int, list[asyncpg.Record]]:
+    """The documents of several dossiers at once, by dossier, each list in the order `list_for` gives."""
+    linked: dict[int, list[asyncpg.Record]] = {dossier_id: [] for dossier_id in dossier_ids}
+    for row in await conn.fetch(f"{_LINKED} WHERE l.dossier_id = ANY($1::bigint[]) ORDER BY l.id", dossier_ids):
+        linked[row["dossier_id"]].append(row)
+    return linked
+
+
 async def record_download(
     conn: asyncpg.Connection, document_id: int, organisation_id: int | None, start: int, end: int
 ) -> None:

@@ -133,29 +133,44 @@ class Backlog:
     rows: list[ProgressRow]
 
 
-async def _backlog(services: Services, conn: asyncpg.Connection, dossier_id: int) -> Backlog:
-    dossier = await conn.fetchrow("SELECT * FROM dossiers WHERE id = $1", dossier_id)
-    state = await conn.fetchrow("SELECT * FROM dvcqg_sync WHERE dossier_id = $1", dossier_id)
-    after = state["synced_seq"] if state else 0
-    events = await conn.fetch(
-        "SELECT * FROM dossier_events WHERE dossier_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-        dossier_id,
-        after,
+async def _backlogs(services: Services, conn: asyncpg.Connection, dossier_ids: list[int]) -> dict[int, Backlog]:
+    """What the portal lacks of each dossier, read for the whole batch in a handful of queries (not per dossier)."""
+    dossiers = {row["id"]: row for row in await conn.fetch("SELECT * FROM dossiers WHERE id = ANY($1)", dossier_ids)}
+    states = {
+        row["dossier_id"]: row
+        for row in await conn.fetch("SELECT * FROM dvcqg_sync WHERE dossier_id = ANY($1)", dossier_ids)
+    }
+    events: dict[int, list[asyncpg.Record]] = {dossier_id: [] for dossier_id in dossier_ids}
+    for event in await conn.fetch(
+        "SELECT * FROM (SELECT e.*, row_number() OVER (PARTITION BY e.dossier_id ORDER BY e.seq) AS position"
+        "  FROM dossier_events e LEFT JOIN dvcqg_sync s ON s.dossier_id = e.dossier_id"
+        "  WHERE e.dossier_id = ANY($1) AND e.seq > COALESCE(s.synced_seq, 0)) after_cursor"
+        " WHERE position <= $2 ORDER BY dossier_id, seq",
+        dossier_ids,
         PROGRESS_PER_MESSAGE,
-    )
+    ):
+        events[event["dossier_id"]].append(event)
+    actors = list({e["actor_org_id"] for rows in events.values() for e in rows if e["actor_org_id"] is not None})
     officers = {
         row["id"]: row["name"]
+        for row in await conn.fetch("SELECT id, name FROM organisations WHERE id = ANY($1::bigint[])", actors)
+    }
+    returned = {
+        row["dossier_id"]: row["at"]
         for row in await conn.fetch(
-            "SELECT id, name FROM organisations WHERE id = ANY($1::bigint[])",
-            list({event["actor_org_id"] for event in events if event["actor_org_id"] is not None}),
+            "SELECT dossier_id, max(occurred_at) AS at FROM dossier_events"
+            " WHERE dossier_id = ANY($1) AND type = 'returned' GROUP BY dossier_id",
+            dossier_ids,
         )
     }
-    returned_at = await conn.fetchval(
-        "SELECT max(occurred_at) FROM dossier_events WHERE dossier_id = $1 AND type = 'returned'", dossier_id
-    )
-    linked = await documents.list_for(conn, dossier_id)
-    record = dossier_record(services, dossier, linked, returned_at)
-    return Backlog(dossier, state, list(events), record, [progress_row(dossier, e, officers) for e in events])
+    linked = await documents.list_for_many(conn, dossier_ids)
+    backlogs = {}
+    for dossier_id in dossier_ids:
+        dossier, rows = dossiers[dossier_id], events[dossier_id]
+        record = dossier_record(services, dossier, linked[dossier_id], returned.get(dossier_id))
+        progress = [progress_row(dossier, event, officers) for event in rows]
+        backlogs[dossier_id] = Backlog(dossier, states.get(dossier_id), rows, record, progress)
+    return backlogs
 
 
 async def sync_dossier(services: Services, message: asyncpg.Record) -> bool:
@@ -173,7 +188,8 @@ async def sync_batch(services: Services, messages: list[asyncpg.Record]) -> dict
     raises and fails them all; the portal refusing one record fails only its dossier."""
     client: PortalClient = services.portal
     async with services.connection() as conn:
-        backlogs = {message["id"]: await _backlog(services, conn, message["dossier_id"]) for message in messages}
+        read = await _backlogs(services, conn, [message["dossier_id"] for message in messages])
+    backlogs = {message["id"]: read[message["dossier_id"]] for message in messages}
     by_code = {backlog.record.code: message_id for message_id, backlog in backlogs.items()}
     refused: dict[int, str] = {}
 
@@ -200,8 +216,7 @@ async def sync_batch(services: Services, messages: list[asyncpg.Record]) -> dict
         for message_id, backlog in backlogs.items():
             if message_id in refused:
                 await _record_error(conn, backlog.dossier["id"], refused[message_id])
-            else:
-                await _advance(conn, backlog)
+        await _advance(conn, [b for message_id, b in backlogs.items() if message_id not in refused])
     results: dict[int, str | None] = {}
     for message_id, backlog in backlogs.items():
         results[message_id] = refused[message_id][:500] if message_id in refused else None
@@ -218,19 +233,20 @@ def _current(backlog: Backlog) -> bool:
     return state is not None and state["created"] and state["synced_status"] == backlog.record.status
 
 
-async def _advance(conn: asyncpg.Connection, backlog: Backlog) -> None:
-    """The cursor after what the portal accepted (never backwards: a slower earlier attempt may finish late)."""
+def _last_seq(backlog: Backlog) -> int:
     synced = backlog.state
-    last_seq = backlog.events[-1]["seq"] if backlog.events else (synced["synced_seq"] if synced else 0)
-    await conn.execute(
+    return backlog.events[-1]["seq"] if backlog.events else (synced["synced_seq"] if synced else 0)
+
+
+async def _advance(conn: asyncpg.Connection, accepted: list[Backlog]) -> None:
+    """The cursors after what the portal accepted (never backwards: a slower earlier attempt may finish late)."""
+    await conn.executemany(
         "INSERT INTO dvcqg_sync (dossier_id, created, synced_seq, synced_status, synced_at, last_error)"
         " VALUES ($1, true, $2, $3, now(), NULL)"
         " ON CONFLICT (dossier_id) DO UPDATE SET created = true,"
         "  synced_seq = GREATEST(dvcqg_sync.synced_seq, EXCLUDED.synced_seq),"
         "  synced_status = EXCLUDED.synced_status, synced_at = now(), last_error = NULL",
-        backlog.dossier["id"],
-        last_seq,
-        backlog.record.status,
+        [(b.dossier["id"], _last_seq(b), b.record.status) for b in accepted],
     )
 
 
