@@ -181,6 +181,20 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "security": [],
         "responses": {"200": _json(Health, "Ready"), **_problems(503)},
     },
+    ("GET", "/metrics"): {
+        "operationId": "metrics",
+        "summary": "Counters and backlog gauges in the Prometheus text format, for the operators' Prometheus; "
+        "answers while the database is down (motcua_database_up 0)",
+        "tags": ["operations"],
+        "security": [{"metricsToken": []}],
+        "responses": {
+            "200": {
+                "description": "Prometheus text exposition format 0.0.4",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+            **_problems(401),
+        },
+    },
     ("GET", "/openapi.json"): {
         "operationId": "openapi",
         "summary": "This document",
@@ -357,7 +371,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "tags": ["pages"],
         "security": [],
         "requestBody": _TRACKING_FORM,
-        "responses": {"200": _html("The dossier's progress"), **_html_errors(400, 404, 429, 503)},
+        "responses": {"200": _html("The dossier's progress"), **_html_errors(400, 404, 415, 429, 503)},
     },
     ("POST", "/tra-cuu/ket-qua"): {
         "operationId": "trackingPageDownload",
@@ -365,7 +379,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "tags": ["pages"],
         "security": [],
         "requestBody": _TRACKING_FORM,
-        "responses": {"200": _FILE_ANSWER, **_html_errors(400, 403, 404, 410, 429, 503)},
+        "responses": {"200": _FILE_ANSWER, **_html_errors(400, 403, 404, 410, 415, 429, 503)},
     },
     ("GET", "/bien-nhan/{code}"): {
         "operationId": "receiptPage",
@@ -615,7 +629,12 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
         "components": {
             "schemas": _schemas(),
             "securitySchemes": {
-                "apiKey": {"type": "http", "scheme": "bearer", "description": "API key issued by `motcua clients add`"}
+                "apiKey": {"type": "http", "scheme": "bearer", "description": "API key issued by `motcua clients add`"},
+                "metricsToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The MOTCUA_METRICS_TOKEN setting, presented by the operators' Prometheus",
+                },
             },
         },
     }

@@ -207,3 +207,12 @@ async def test_the_public_address_setting_names_the_tracking_page_in_the_qr_code
     receipt = await file_dossier(client, orgs.postal, postal_dossier(), "page-9")
     page = _text(await (await client.get(receipt["receipt_url"])).text())
     assert f"https://motcua.example.gov.vn/tra-cuu?ma={receipt['code']}" in page
+
+
+async def test_only_the_forms_own_encoding_is_read(client):
+    """A form posted as multipart (even without a boundary, as fuzzers send) or as JSON is 415, never a 500."""
+    for content_type, body in (("multipart/form-data", b"ma=&pin="), ("application/json", b'{"ma": "x"}')):
+        for path in (PAGE, f"{PAGE}/ket-qua"):
+            answer = await client.post(path, data=body, headers={"Content-Type": content_type})
+            assert answer.status == 415 and answer.content_type == "text/html", (path, content_type)
+            assert "form.media_type" in await answer.text()

@@ -7,13 +7,14 @@ body, never in a URL. Wrong PINs count toward the same limits as the API's.
 from aiohttp import web
 
 from gateway.api.tracking import pin_checked, send_result, tracking_view
-from gateway.errors import BadRequest, NotFound, TooManyRequests
+from gateway.errors import BadRequest, NotFound, TooManyRequests, UnsupportedMediaType
 from gateway.keys import SERVICES
 from gateway.pages.links import TRACKING_PAGE
 from gateway.pages.render import html_errors, page
 
 routes = web.RouteTableDef()
 MAX_FIELD = 64
+FORM = "application/x-www-form-urlencoded"
 MISSING = "Vui lòng nhập cả mã hồ sơ và mã tra cứu (PIN) ghi trên giấy tiếp nhận."
 
 
@@ -22,7 +23,10 @@ def _form_page(code: str = "", *, status: int = 200, error: str | None = None, h
 
 
 async def _form(request: web.Request) -> tuple[str, str, str]:
-    """Code (as printed: upper case), PIN (spaces dropped) and the result's hash, if any."""
+    """Code (as printed: upper case), PIN (spaces dropped) and the result's hash, if any. Only the encoding our
+    form sends: the multipart parser is not needed, and a malformed multipart body must not reach it."""
+    if request.content_type != FORM:
+        raise UnsupportedMediaType(f"Biểu mẫu tra cứu phải được gửi dạng {FORM}.", code="form.media_type")
     form = await request.post()
     code = str(form.get("ma", "")).strip().upper()[:MAX_FIELD]
     pin = "".join(str(form.get("pin", "")).split())[:MAX_FIELD]
