@@ -9,7 +9,19 @@ from aiohttp import web
 from adapters.dvcqg.client import PortalClient
 from adapters.postal.client import PostalClient
 from gateway import worker
-from gateway.api import admin, agency, documents, health, intake, jwks, portal, postal, postal_reports, tracking
+from gateway.api import (
+    admin,
+    agency,
+    documents,
+    health,
+    intake,
+    jwks,
+    metrics,
+    portal,
+    postal,
+    postal_reports,
+    tracking,
+)
 from gateway.calendar_refresh import build_calendar, keep_calendar_fresh
 from gateway.content import LocalContentStore
 from gateway.keys import SERVICES, Services
@@ -131,7 +143,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> web.Applicat
         middlewares=[request_context, problems, body_limit(settings.max_body_bytes)],
     )
     app[SERVICES] = build_services(settings)
-    api = (health, intake, portal, documents, agency, tracking, postal, admin, postal_reports, jwks)
+    api = (health, metrics, intake, portal, documents, agency, tracking, postal, admin, postal_reports, jwks)
     for module in (*api, citizen, receipt, assets):
         app.router.add_routes(module.routes)
     app[OPENAPI] = build_openapi(app)

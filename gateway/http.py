@@ -74,27 +74,40 @@ def validate[M: BaseModel](model: type[M], data: Any) -> M:
         ) from exc
 
 
-async def authenticate(request: web.Request, *roles: str) -> Principal:
-    """The caller's organisation; 401 without a valid key, 403 when its role is not among `roles`."""
+def bearer_token(request: web.Request) -> str | None:
+    """The credential of `Authorization: Bearer <token>` (None: another scheme, or none given); 401 without
+    the header."""
     header = request.headers.get("Authorization", "")
-    scheme, _, key = header.partition(" ")
     if not header:
         raise Unauthorized(
             "Thiếu khóa truy cập: gửi kèm tiêu đề Authorization: Bearer <khóa>.",
             code="auth.missing",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+def invalid_credentials() -> Unauthorized:
+    return Unauthorized(
+        "Khóa truy cập không hợp lệ hoặc đã bị thu hồi.",
+        code="auth.invalid",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+async def authenticate(request: web.Request, *roles: str) -> Principal:
+    """The caller's organisation; 401 without a valid key, 403 when its role is not among `roles`."""
+    key = bearer_token(request)
     services = request.app[SERVICES]
     principal = None
-    if scheme.lower() == "bearer" and key.strip():
+    if key is not None:
         async with services.connection() as conn:
-            principal = await clients.authenticate(conn, key.strip())
+            principal = await clients.authenticate(conn, key)
     if principal is None:
-        raise Unauthorized(
-            "Khóa truy cập không hợp lệ hoặc đã bị thu hồi.",
-            code="auth.invalid",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise invalid_credentials()
     structlog.contextvars.bind_contextvars(org=principal.organisation_id, role=principal.role)
     if roles and principal.role not in roles:
         raise Forbidden(

@@ -1,12 +1,13 @@
 """Typed keys for what the application holds (aiohttp `AppKey`)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 from aiohttp import web
 
 from gateway.content import ContentStore
+from gateway.metrics import Metrics
 from gateway.security import Sealer
 from gateway.settings import Settings
 from identity.model import PopulationRegister
@@ -29,6 +30,7 @@ class Services:
     postal: Any = None  # adapters.postal.client.PostalClient; None: MOTCUA_POSTAL_URL unset
     portal: Any = None  # adapters.dvcqg.client.PortalClient; None: MOTCUA_DVCQG_URL unset
     delivery_keys: Any = None  # LoadedDeliveryKeys, loaded on first use (gateway/delivery_keys.py)
+    metrics: Metrics = field(default_factory=Metrics)  # this process's counters, served at GET /metrics
 
     def connection(self) -> asyncpg.pool.PoolAcquireContext:
         """A pooled connection; waiting for one (and handing it back) is bounded by the acquire timeout."""

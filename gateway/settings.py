@@ -155,6 +155,12 @@ class Settings(BaseSettings):
         ge=1,
         description="How long the printable receipt link in an intake answer works (it carries the PIN, sealed).",
     )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        description="Bearer token (>= 32 chars) the operators' Prometheus sends to GET /metrics. "
+        "Unset: /metrics refuses every request.",
+    )
     log_level: str = Field(default="INFO")
     log_json: bool | None = Field(default=None, description="JSON logs; unset: JSON unless on a terminal.")
 

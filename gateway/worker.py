@@ -112,14 +112,17 @@ async def run_once(services: Services) -> bool:
     else:
         outcomes = await _batch_handled(services, batched, batch)
     async with services.connection() as conn:
-        for each in batch:
+        for each in batch:  # a batch's messages are counted one by one
             done, error = outcomes[each["id"]]
             if done:
                 await conn.execute(
                     "UPDATE outbox SET status = 'delivered', delivered_at = now() WHERE id = $1", each["id"]
                 )
+                outcome = "done"
             else:
-                await _retry_or_bury(conn, services, each, error)
+                outcome = await _retry_or_bury(conn, services, each, error)
+            if outcome is not None:
+                services.metrics.deliveries.labels(each["kind"], outcome).inc()
     return True
 
 
@@ -149,8 +152,9 @@ async def _batch_handled(
 
 async def _retry_or_bury(
     conn: asyncpg.Connection, services: Services, message: asyncpg.Record, error: str | None
-) -> None:
-    """Reschedule a failed message, or dead-letter it once it is older than the retry budget."""
+) -> str | None:
+    """Reschedule a failed message ("retry"), or dead-letter it once it is older than the retry budget ("dead");
+    None when it is no longer pending (an operator or the dossier's end changed it meanwhile)."""
     row = await conn.fetchrow(
         "UPDATE outbox SET"
         " status = CASE WHEN budget_from <= now() - make_interval(secs => $4) THEN 'dead' ELSE 'pending' END,"
@@ -174,6 +178,9 @@ async def _retry_or_bury(
             created_at=message["created_at"].isoformat(),
             last_error=row["last_error"],
         )
+    if row is None:
+        return None
+    return "dead" if row["status"] == "dead" else "retry"
 
 
 async def run_forever(services: Services, stop: asyncio.Event | None = None) -> None:

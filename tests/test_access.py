@@ -43,6 +43,7 @@ ENDPOINTS = [
     ("POST", f"/v1/agency/dossiers/{UNKNOWN_CODE}/events"),
     ("GET", "/v1/admin/outbox"),
     ("POST", f"/v1/admin/outbox/{MESSAGE_ID}/replay"),
+    ("GET", "/metrics"),
 ]
 
 
@@ -113,6 +114,13 @@ async def test_wrong_role_is_403(client, orgs, db, role, method, path):
     assert role in body["detail"]
     assert body["allowed_roles"]
     assert await db.fetchval("SELECT count(*) FROM dossiers") == 0
+
+
+@pytest.mark.parametrize("role", ["postal", "counter", "agency", "portal", "admin"])
+async def test_no_api_key_opens_metrics(client, orgs, role):
+    """GET /metrics takes the MOTCUA_METRICS_TOKEN only (tests/test_metrics.py): every role's API key, admin
+    included, is 401 `auth.invalid` there."""
+    await problem(await client.get("/metrics", headers=getattr(orgs, role).auth), 401, "auth.invalid")
 
 
 def without_code(body: dict, code: str) -> dict:

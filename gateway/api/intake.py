@@ -14,6 +14,7 @@ from aiohttp import web
 from gateway.errors import BadRequest, Conflict, NotFound, Unprocessable
 from gateway.http import authenticate, json_response, read_json, validate
 from gateway.keys import SERVICES
+from gateway.metrics import IntakeAttempt
 from gateway.schemas import IntakeRequest, SupplementRequest, WithdrawRequest
 from gateway.store import dossiers, idempotency
 from gateway.store import identity as identity_store
@@ -44,19 +45,22 @@ def idempotency_key(request: web.Request) -> str:
 
 @routes.post("/v1/dossiers")
 async def create_dossier(request: web.Request) -> web.Response:
-    principal = await authenticate(request, "postal", "counter")
-    body = await read_json(request)
-    key = idempotency_key(request)
-    return await accept_dossier(request, principal, body, key, validate(IntakeRequest, body))
+    with request.app[SERVICES].metrics.intake_attempt() as attempt:
+        principal = await authenticate(request, "postal", "counter")
+        attempt.channel = intake.CHANNEL_OF_ROLE[principal.role]
+        body = await read_json(request)
+        key = idempotency_key(request)
+        return await accept_dossier(request, principal, body, key, validate(IntakeRequest, body), attempt)
 
 
 async def accept_dossier(
-    request: web.Request, principal: Principal, body: Any, key: str, filing: IntakeRequest
+    request: web.Request, principal: Principal, body: Any, key: str, filing: IntakeRequest, attempt: IntakeAttempt
 ) -> web.Response:
     """The one intake path of every channel (post offices and counters here, the portal's online dossiers in
     gateway/api/portal.py): prepare, claim the key (a replay answers the stored receipt), verify the applicant,
     commit with the receipt sealed for replays; 201 with the receipt. `body` is the request as sent (its
-    fingerprint binds the key), `filing` what it was validated into."""
+    fingerprint binds the key), `filing` what it was validated into; `attempt` is counted by the caller (a
+    replay is marked here)."""
     services = request.app[SERVICES]
     prepared = intake.prepare(services, principal, filing, datetime.now(VN_TZ))
 
@@ -86,6 +90,7 @@ async def accept_dossier(
             if opened is None:
                 raise Conflict("Không mở được câu trả lời đã lưu cho khóa này.", code="idempotency.unreadable")
             original = json.loads(opened)
+            attempt.outcome = "replayed"
             return json_response(
                 original,
                 status=claim.response_status or 201,

@@ -9,6 +9,7 @@ from gateway.api.intake import accept_dossier, idempotency_key
 from gateway.errors import Unprocessable
 from gateway.http import authenticate, read_json, validate
 from gateway.keys import SERVICES
+from gateway.metrics import IntakeAttempt
 from gateway.schemas import OnlineIntakeRequest
 from gateway.workflow import online
 
@@ -17,6 +18,12 @@ routes = web.RouteTableDef()
 
 @routes.post("/v1/portal/dossiers")
 async def receive_online_dossier(request: web.Request) -> web.Response:
+    with request.app[SERVICES].metrics.intake_attempt() as attempt:
+        attempt.channel = "online"  # the portal's route, whoever calls it
+        return await _receive(request, attempt)
+
+
+async def _receive(request: web.Request, attempt: IntakeAttempt) -> web.Response:
     principal = await authenticate(request, "portal")
     body = await read_json(request)
     key = idempotency_key(request)
@@ -41,4 +48,4 @@ async def receive_online_dossier(request: web.Request) -> web.Response:
     ]
     if foreign:
         raise Unprocessable("Có tệp ở máy chủ không được phép tải về.", code="document.url_host", errors=foreign)
-    return await accept_dossier(request, principal, body, key, pushed.filing())
+    return await accept_dossier(request, principal, body, key, pushed.filing(), attempt)

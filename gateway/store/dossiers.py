@@ -177,15 +177,25 @@ async def overdue_for_appointment(conn: asyncpg.Connection, dossier_id: int, app
     )
 
 
+# Unfinished, clock running: the dossiers whose appointment can pass (the index dossiers_open_appointment).
+_CLOCK_RUNNING = (
+    "d.status NOT IN ('result_ready', 'returned', 'withdrawn', 'stopped', 'refused') AND d.clock_stopped_at IS NULL"
+)
+
+
 async def lock_overdue(conn: asyncpg.Connection, now: datetime) -> list[asyncpg.Record]:
     """Unfinished dossiers, clock running, past their appointment, with no `overdue` event for it; locked
     (rows another scanner holds are skipped). Call inside a transaction."""
     return await conn.fetch(
-        "SELECT d.* FROM dossiers d"
-        " WHERE d.status NOT IN ('result_ready', 'returned', 'withdrawn', 'stopped', 'refused')"
-        " AND d.clock_stopped_at IS NULL"
+        f"SELECT d.* FROM dossiers d WHERE {_CLOCK_RUNNING}"
         " AND d.appointment_at < $1 AND NOT EXISTS (SELECT 1 FROM dossier_events e WHERE e.dossier_id = d.id"
         " AND e.type = 'overdue' AND (e.data->>'appointment_at')::timestamptz >= d.appointment_at)"
         " ORDER BY d.appointment_at, d.id FOR UPDATE OF d SKIP LOCKED",
         now,
     )
+
+
+async def count_overdue(conn: asyncpg.Connection, now: datetime) -> int:
+    """How many dossiers are overdue now: unfinished, clock running, past their appointment (marked with an
+    `overdue` event or not yet)."""
+    return await conn.fetchval(f"SELECT count(*) FROM dossiers d WHERE {_CLOCK_RUNNING} AND d.appointment_at < $1", now)

@@ -11,6 +11,7 @@ DVCQG_SYNC = "dvcqg.sync_dossier"
 DVCQG_FETCH_DOCUMENT = "dvcqg.fetch_document"  # an online dossier's file, fetched from the portal
 IDENTITY_VERIFY = "identity.verify"
 POSTAL_RESULT_ORDER = "postal.result_order"
+KINDS = (AGENCY_DELIVER, DVCQG_SYNC, DVCQG_FETCH_DOCUMENT, IDENTITY_VERIFY, POSTAL_RESULT_ORDER)
 
 
 async def enqueue(
@@ -96,6 +97,19 @@ _LISTED = (
     " o.delivered_at, o.last_error, d.code AS dossier_code"
     " FROM outbox o LEFT JOIN dossiers d ON d.id = o.dossier_id"
 )
+
+
+async def backlog(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Per kind: how many messages are pending and how many dead, and the age in seconds of the oldest pending
+    one. Delivered and cancelled rows (the history, which only grows) are not read: each half of the query
+    walks its own partial index (outbox_pending, outbox_dead)."""
+    return await conn.fetch(
+        "SELECT kind, 'pending' AS status, count(*) AS messages,"
+        " extract(epoch FROM now() - min(created_at))::float8 AS oldest_seconds"
+        " FROM outbox WHERE status = 'pending' GROUP BY kind"
+        " UNION ALL"
+        " SELECT kind, 'dead', count(*), NULL FROM outbox WHERE status = 'dead' GROUP BY kind"
+    )
 
 
 async def list_messages(

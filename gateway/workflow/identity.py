@@ -93,34 +93,60 @@ async def verify(services: Services, officer: str, unit_code: str | None, applic
         level = log.warning if isinstance(exc, UntrustedAnswer) else log.info
         level("identity.pending", request_id=query.request_id, error=code)
         untrusted = isinstance(exc, UntrustedAnswer)
-        return Verification(
-            "pending",
-            officer,
-            query.request_id,
-            error_code="identity.untrusted" if untrusted else code,
-            latency_ms=(time.perf_counter() - started) * 1000,
+        return _observed(
+            services,
+            Verification(
+                "pending",
+                officer,
+                query.request_id,
+                error_code="identity.untrusted" if untrusted else code,
+                latency_ms=(time.perf_counter() - started) * 1000,
+            ),
         )
+    except BaseException:
+        services.metrics.identity_seconds.labels("error").observe(time.perf_counter() - started)
+        raise
     latency = (time.perf_counter() - started) * 1000
     if not answer.found or answer.record is None:
-        return Verification(
-            "mismatch",
-            officer,
-            query.request_id,
-            answer,
-            explanation="Không tìm thấy số định danh cá nhân này trong Cơ sở dữ liệu quốc gia về dân cư.",
-            latency_ms=latency,
+        return _observed(
+            services,
+            Verification(
+                "mismatch",
+                officer,
+                query.request_id,
+                answer,
+                explanation="Không tìm thấy số định danh cá nhân này trong Cơ sở dữ liệu quốc gia về dân cư.",
+                latency_ms=latency,
+            ),
         )
     comparison = compare(query, answer.record, applicant.sex)
     status: Status = {"match": "verified", "partial": "partial", "mismatch": "mismatch"}[comparison.outcome]
-    return Verification(
-        status,
-        officer,
-        query.request_id,
-        answer,
-        explanation=comparison.explanation(),
-        latency_ms=latency,
-        cache_key=key,
+    return _observed(
+        services,
+        Verification(
+            status,
+            officer,
+            query.request_id,
+            answer,
+            explanation=comparison.explanation(),
+            latency_ms=latency,
+            cache_key=key,
+        ),
     )
+
+
+# Pending because the register did not answer in time; a pending verification for any other reason (a fault,
+# an answer that cannot be trusted) is an `error` in motcua_identity_seconds.
+_NO_ANSWER = {"identity.unavailable", "identity.timeout"}
+
+
+def _observed(services: Services, verification: Verification) -> Verification:
+    """The look-up's time into motcua_identity_seconds, by outcome; the verification unchanged."""
+    outcome = verification.status
+    if outcome == "pending" and verification.error_code not in _NO_ANSWER:
+        outcome = "error"
+    services.metrics.identity_seconds.labels(outcome).observe((verification.latency_ms or 0.0) / 1000)
+    return verification
 
 
 async def record(

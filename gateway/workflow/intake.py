@@ -118,6 +118,7 @@ def prepare(services: Services, principal: Principal, request: IntakeRequest, no
                 field="return_method.address",
             )
     except MappingError as error:
+        services.metrics.routing_errors.labels(error.code).inc()
         raise _mapping_problem(error) from error
     procedure = decision.procedure
     if request.return_method.type == "postal" and not procedure.postal_return:
