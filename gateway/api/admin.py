@@ -43,8 +43,8 @@ async def list_outbox(request: web.Request) -> web.Response:
     if status is not None and status not in outbox.STATUSES:
         raise _query_error("status", f"status phải là một trong: {', '.join(outbox.STATUSES)}.")
     kind = request.query.get("kind") or None
-    if kind is not None and len(kind) > 100:
-        raise _query_error("kind", "kind quá dài.")
+    if kind is not None and not re.fullmatch(r"[a-z_]{1,40}\.[a-z_]{1,40}", kind):
+        raise _query_error("kind", "kind là tên một loại thông điệp, ví dụ agency.deliver hay dvcqg.sync_dossier.")
     raw = request.query.get("limit", "100")
     if not re.fullmatch(r"[0-9]{1,4}", raw) or not 1 <= int(raw) <= MAX_PAGE:
         raise _query_error("limit", f"limit phải là số nguyên từ 1 đến {MAX_PAGE}.")
