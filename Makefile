@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint bench fuzz install clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $$(scripts/find-python) -m venv $(VENV)
@@ -19,6 +19,11 @@ run: $(STAMP)
 test: $(STAMP)
 	@scripts/ensure-chromium
 	$(VENV)/bin/pytest -q
+
+# The long form of the schemathesis test: every role, 300 examples per operation, a fresh seed each time.
+fuzz: $(STAMP)
+	MOTCUA_FUZZ_EXAMPLES=300 MOTCUA_FUZZ_ROLES=postal,counter,agency,portal,admin MOTCUA_FUZZ_SEED=random \
+		$(VENV)/bin/pytest -q -s tests/test_schema_fuzz.py
 
 bench: $(STAMP)
 	$(PY) -m bench.bench_mapping
