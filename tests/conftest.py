@@ -13,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
+import structlog
 from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 
@@ -24,6 +25,16 @@ from gateway.store.embedded import EmbeddedPostgres
 from gateway.store.migrate import migrate
 
 pytest_plugins = ["tests.mailing"]  # the VNPost simulator fixtures
+
+# structlog's default console renderer shows tracebacks with rich (installed with schemathesis), locals and
+# all: slow under a burst of errors (the outage tests) and showing values. Plain tracebacks instead.
+structlog.configure(
+    processors=[
+        *structlog.get_config()["processors"][:-1],
+        structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback),
+    ]
+)
+TEST_LOGGING = structlog.get_config()
 TEST_DATABASE = "motcua_test"
 SECRET = "test-secret-" + "x" * 40
 

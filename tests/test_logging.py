@@ -8,6 +8,7 @@ import pytest
 import structlog
 
 from gateway.logging import configure_logging, mask_personal_numbers, mask_text
+from tests.conftest import TEST_LOGGING
 from tests.samples import postal_dossier
 
 
@@ -89,7 +90,7 @@ def json_log(capsys):
         return capsys
 
     yield start
-    structlog.reset_defaults()
+    structlog.configure(**TEST_LOGGING)
     for handler in root.handlers[:]:
         if handler not in handlers:
             root.removeHandler(handler)
