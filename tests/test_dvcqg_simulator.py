@@ -31,6 +31,9 @@ from adapters.dvcqg.errors import (
 )
 from adapters.dvcqg.settings import PortalConfig
 from adapters.dvcqg.simulator import SimulatorConfig, start_portal_simulator
+from tests.canned_http import SILENT, canned_server
+from tests.canned_http import http_answer as _http
+from tests.canned_http import json_answer as _json
 
 USERNAME, PASSWORD, UNIT = "motcua-hn", "mat-khau-thu-nghiem", "000.00.00.H26"
 VN = messages.VN_TZ
@@ -650,21 +653,8 @@ async def test_cleanup_stops_pushes_under_way():
 # A raw socket server with canned answers: malformed, truncated, silent, refused.
 
 
-def _http(status: str, body: bytes = b"", content_type: str = "application/json", **headers: str) -> bytes:
-    lines = [f"HTTP/1.1 {status}", f"Content-Type: {content_type}", "Connection: close"]
-    lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
-    if "Content_Length" not in headers:
-        lines.append(f"Content-Length: {len(body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-
-def _json(value: Any, status: str = "200 OK") -> bytes:
-    return _http(status, json.dumps(value, ensure_ascii=False).encode())
-
-
 SECRET_SESSION = "s3ss10n-t0k3n"
 LOGIN = _json({"error_code": 0, "message": "Đăng nhập thành công.", "session": SECRET_SESSION})
-SILENT = None  # never answer: wait for the client to hang up
 HELD = {"MaHoSo": _code(1), "TrangThaiHoSo": "2", "NgayTiepNhan": "20260115093000"}
 M, U, R, S = MalformedAnswer, PortalUnavailable, PortalRejected, SessionRejected
 # case → (login answer, service answer, error from sync_dossiers, error from lookup)
@@ -710,43 +700,9 @@ CASES: dict[str, tuple[bytes | None, bytes | None, type[PortalError] | None, typ
 }
 
 
-class CannedPortal:
-    """Answers /api/login with `login` and everything else with `service`, byte for byte, then hangs up."""
-
-    def __init__(self, login: bytes | None, service: bytes | None) -> None:
-        self.answers = {"login": login, "service": service}
-        self.paths: list[str] = []
-        self.bodies: list[bytes] = []
-
-    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
-            self.bodies.append(await reader.readexactly(int(length[1]) if length else 0))
-            path = head.split(b" ", 2)[1].decode()
-            self.paths.append(path)
-            answer = self.answers["login" if path == "/api/login" else "service"]
-            if answer is SILENT:
-                await reader.read()
-            else:
-                writer.write(answer)
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass  # the client gave up on a huge answer
-        finally:
-            writer.close()
-
-
-@contextlib.asynccontextmanager
-async def _canned(case: str) -> AsyncIterator[tuple[CannedPortal, str]]:
+def _canned(case: str):
     login, service, _, _ = CASES[case]
-    fake = CannedPortal(login, service)
-    server = await asyncio.start_server(fake.serve, "127.0.0.1", 0)
-    try:
-        yield fake, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    finally:
-        server.close()
-        await server.wait_closed()
+    return canned_server("/api/login", login, service)
 
 
 @pytest.mark.parametrize("operation", ["sync", "lookup"])

@@ -3,10 +3,8 @@ callbacks for every scenario), and against a raw socket server for the failures 
 shows: whatever goes wrong, only a PostalError leaves the client."""
 
 import asyncio
-import contextlib
 import dataclasses
 import json
-import re
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
@@ -23,6 +21,9 @@ from adapters.postal.s10 import check_digit, s10_problem
 from adapters.postal.settings import PostalConfig
 from adapters.postal.simulator import SimulatorConfig, start_postal_simulator
 from adapters.postal.status import ItemEvent, Unified, current
+from tests.canned_http import SILENT, canned_server
+from tests.canned_http import http_answer as _http
+from tests.canned_http import json_answer as _json
 
 TICK = 0.05
 SECRET = b"bccI-callback-secret-" + b"x" * 11
@@ -308,25 +309,16 @@ async def test_cleanup_stops_the_scenarios_at_once(receiver):
 # A raw socket server with canned answers: malformed, truncated, silent, refused.
 
 
-def _http(status: str, body: bytes = b"", content_type: str = "application/json", **headers: str) -> bytes:
-    lines = [f"HTTP/1.1 {status}", f"Content-Type: {content_type}", "Connection: close"]
-    lines += [f"{name.replace('_', '-')}: {value}" for name, value in headers.items()]
-    if "Content_Length" not in headers:
-        lines.append(f"Content-Length: {len(body)}")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-
-def _json(value: Any, status: str = "200 OK") -> bytes:
-    return _http(status, json.dumps(value, ensure_ascii=False).encode())
-
-
 OTHER_ITEM = f"EE00000001{check_digit('00000001')}VN"
 GOOD_TOKEN = _json({"token": "t0k3n", "expires_in": 3600})
-SILENT = None  # never answer: wait for the client to hang up
 CASES: dict[str, tuple[bytes | None, bytes | None, type[PostalError]]] = {
     "not-json": (GOOD_TOKEN, _http("200 OK", "<html>Bảo trì</html>".encode(), "text/html"), MalformedAnswer),
     "json-array": (GOOD_TOKEN, _json([]), MalformedAnswer),
-    "status-as-number": (GOOD_TOKEN, _json({"Status": 100, "ItemCode": POOL_NUMBER, "Events": []}), MalformedAnswer),
+    "status-as-number": (
+        GOOD_TOKEN,
+        _json({"Status": 100, "ItemCode": POOL_NUMBER, "Events": []}),
+        MalformedAnswer,
+    ),
     "accepted-but-empty": (GOOD_TOKEN, _json({"Status": "100", "Message": "Thành công"}), MalformedAnswer),
     "bad-item-and-event": (
         GOOD_TOKEN,
@@ -351,9 +343,21 @@ CASES: dict[str, tuple[bytes | None, bytes | None, type[PostalError]]] = {
         ),
         MalformedAnswer,
     ),
-    "events-not-a-list": (GOOD_TOKEN, _json({"Status": "100", "Events": {"ItemCode": POOL_NUMBER}}), MalformedAnswer),
-    "refused": (GOOD_TOKEN, _json({"Status": "101", "Message": "Địa chỉ người nhận không hợp lệ"}), PostalRejected),
-    "refused-with-400": (GOOD_TOKEN, _json({"Status": "101", "Message": "Sai"}, "400 Bad Request"), PostalRejected),
+    "events-not-a-list": (
+        GOOD_TOKEN,
+        _json({"Status": "100", "Events": {"ItemCode": POOL_NUMBER}}),
+        MalformedAnswer,
+    ),
+    "refused": (
+        GOOD_TOKEN,
+        _json({"Status": "101", "Message": "Địa chỉ người nhận không hợp lệ"}),
+        PostalRejected,
+    ),
+    "refused-with-400": (
+        GOOD_TOKEN,
+        _json({"Status": "101", "Message": "Sai"}, "400 Bad Request"),
+        PostalRejected,
+    ),
     "http-404-html": (GOOD_TOKEN, _http("404 Not Found", b"<h1>404</h1>", "text/html"), MalformedAnswer),
     "redirect": (GOOD_TOKEN, _http("302 Found", Location="/elsewhere"), MalformedAnswer),
     "too-large": (GOOD_TOKEN, _http("200 OK", b'{"x": "' + b"a" * (2 << 20) + b'"}'), MalformedAnswer),
@@ -373,42 +377,9 @@ CASES: dict[str, tuple[bytes | None, bytes | None, type[PostalError]]] = {
 }
 
 
-class CannedVNPost:
-    """Answers /api/token with `token` and everything else with `api`, byte for byte, then hangs up."""
-
-    def __init__(self, token: bytes | None, api: bytes | None) -> None:
-        self.answers = {"token": token, "api": api}
-        self.paths: list[str] = []
-
-    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
-            await reader.readexactly(int(length[1]) if length else 0)
-            path = head.split(b" ", 2)[1].decode()
-            self.paths.append(path)
-            answer = self.answers["token" if path == "/api/token" else "api"]
-            if answer is SILENT:
-                await reader.read()
-            else:
-                writer.write(answer)
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass  # the client gave up on a huge answer
-        finally:
-            writer.close()
-
-
-@contextlib.asynccontextmanager
-async def _canned(case: str) -> AsyncIterator[tuple[CannedVNPost, str]]:
+def _canned(case: str):
     token, api, _ = CASES[case]
-    fake = CannedVNPost(token, api)
-    server = await asyncio.start_server(fake.serve, "127.0.0.1", 0)
-    try:
-        yield fake, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    finally:
-        server.close()
-        await server.wait_closed()
+    return canned_server("/api/token", token, api)
 
 
 @pytest.mark.parametrize("operation", ["orders", "tracking"])
