@@ -178,7 +178,8 @@ async def overdue_for_appointment(conn: asyncpg.Connection, dossier_id: int, app
 
 
 # Unfinished, clock running: the dossiers whose appointment can pass (the index dossiers_open_appointment).
-_CLOCK_RUNNING = (
+# Shared with the monitoring page (gateway/store/monitoring.py), so both count the same overdue dossiers.
+CLOCK_RUNNING = (
     "d.status NOT IN ('result_ready', 'returned', 'withdrawn', 'stopped', 'refused') AND d.clock_stopped_at IS NULL"
 )
 
@@ -187,7 +188,7 @@ async def lock_overdue(conn: asyncpg.Connection, now: datetime) -> list[asyncpg.
     """Unfinished dossiers, clock running, past their appointment, with no `overdue` event for it; locked
     (rows another scanner holds are skipped). Call inside a transaction."""
     return await conn.fetch(
-        f"SELECT d.* FROM dossiers d WHERE {_CLOCK_RUNNING}"
+        f"SELECT d.* FROM dossiers d WHERE {CLOCK_RUNNING}"
         " AND d.appointment_at < $1 AND NOT EXISTS (SELECT 1 FROM dossier_events e WHERE e.dossier_id = d.id"
         " AND e.type = 'overdue' AND (e.data->>'appointment_at')::timestamptz >= d.appointment_at)"
         " ORDER BY d.appointment_at, d.id FOR UPDATE OF d SKIP LOCKED",
@@ -198,4 +199,4 @@ async def lock_overdue(conn: asyncpg.Connection, now: datetime) -> list[asyncpg.
 async def count_overdue(conn: asyncpg.Connection, now: datetime) -> int:
     """How many dossiers are overdue now: unfinished, clock running, past their appointment (marked with an
     `overdue` event or not yet)."""
-    return await conn.fetchval(f"SELECT count(*) FROM dossiers d WHERE {_CLOCK_RUNNING} AND d.appointment_at < $1", now)
+    return await conn.fetchval(f"SELECT count(*) FROM dossiers d WHERE {CLOCK_RUNNING} AND d.appointment_at < $1", now)
