@@ -27,7 +27,7 @@ from gateway.content import LocalContentStore
 from gateway.keys import SERVICES, Services
 from gateway.middlewares import body_limit, problems, request_context
 from gateway.openapi import OPENAPI, build_openapi
-from gateway.pages import assets, citizen, receipt
+from gateway.pages import assets, citizen, monitor, operator, receipt
 from gateway.pages.links import RECEIPT_LINK_PURPOSE
 from gateway.register import RegisterConnection, identity_config
 from gateway.security import Sealer
@@ -144,7 +144,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> web.Applicat
     )
     app[SERVICES] = build_services(settings)
     api = (health, metrics, intake, portal, documents, agency, tracking, postal, admin, postal_reports, jwks)
-    for module in (*api, citizen, receipt, assets):
+    for module in (*api, citizen, receipt, operator, monitor, assets):
         app.router.add_routes(module.routes)
     app[OPENAPI] = build_openapi(app)
     app.cleanup_ctx.append(_database)

@@ -148,6 +148,17 @@ def _html_errors(*statuses: int) -> dict[str, Any]:
     return {str(s): _html(f"The page again, or an error page, in Vietnamese (HTTP {s})") for s in statuses}
 
 
+def _see_other(description: str) -> dict[str, Any]:
+    return {"description": description, "headers": {"Location": {"schema": {"type": "string"}}}}
+
+
+_WINDOW = {
+    "name": "ngay",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "string", "enum": ["7", "30", "90"]},
+    "description": "The window of the on-time figures, in days (default 30; other values: the default)",
+}
 _TRACKING_FORM = {
     "required": True,
     "content": {
@@ -412,6 +423,74 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             **_problems(404),
         },
     },
+    ("GET", "/giam-sat"): {
+        "operationId": "monitorPage",
+        "summary": "The operators' monitoring page (admins signed in with the session cookie): on-time rates per "
+        "agency and province, overdue dossiers, dead letters, sync lag; updates itself from /giam-sat/du-lieu",
+        "tags": ["pages"],
+        "security": [{"operatorSession": []}],
+        "parameters": [_WINDOW],
+        "responses": {
+            "200": _html("The monitoring page"),
+            "303": _see_other("No session (or it expired, or its key was revoked): the sign-in form"),
+            **_html_errors(403, 503),
+        },
+    },
+    ("GET", "/giam-sat/du-lieu"): {
+        "operationId": "monitorFigures",
+        "summary": "The monitoring page's figures as JSON (raw, and as displayed in Vietnamese), for its script",
+        "tags": ["pages"],
+        "security": [{"operatorSession": []}],
+        "parameters": [_WINDOW],
+        "responses": {
+            "200": {
+                "description": "The figures, read now",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
+            **_problems(401, 403, 503),
+        },
+    },
+    ("GET", "/giam-sat/dang-nhap"): {
+        "operationId": "monitorSignInForm",
+        "summary": "The operators' sign-in form (an admin API key, posted, never in a URL)",
+        "tags": ["pages"],
+        "security": [],
+        "responses": {
+            "200": _html("The form"),
+            "303": _see_other("Already signed in: the monitoring page"),
+            **_html_errors(403, 503),
+        },
+    },
+    ("POST", "/giam-sat/dang-nhap"): {
+        "operationId": "monitorSignIn",
+        "summary": "Sign in with an admin API key: a session cookie (HttpOnly, SameSite=Strict, Path=/giam-sat) "
+        "for MOTCUA_OPERATOR_SESSION_HOURS; wrong keys count toward a per-address limit",
+        "tags": ["pages"],
+        "security": [],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["khoa"],
+                        "properties": {"khoa": {"type": "string", "description": "An admin organisation's API key"}},
+                    }
+                }
+            },
+        },
+        "responses": {
+            "303": _see_other("Signed in (Set-Cookie): the monitoring page"),
+            **_html_errors(400, 401, 403, 415, 429, 503),
+        },
+    },
+    ("POST", "/giam-sat/dang-xuat"): {
+        "operationId": "monitorSignOut",
+        "summary": "Sign out: the session cookie is cleared",
+        "tags": ["pages"],
+        "security": [],
+        "responses": {"303": _see_other("The sign-in form")},
+    },
     ("PUT", "/v1/dossiers/{code}/documents/{sha256}"): {
         "operationId": "uploadComponent",
         "summary": "The submitter uploads a component's file; once every required one is here the dossier is forwarded",
@@ -630,6 +709,12 @@ def build_openapi(app: web.Application) -> dict[str, Any]:
             "schemas": _schemas(),
             "securitySchemes": {
                 "apiKey": {"type": "http", "scheme": "bearer", "description": "API key issued by `motcua clients add`"},
+                "operatorSession": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "motcua_giam_sat",
+                    "description": "The monitoring page's session, set by POST /giam-sat/dang-nhap with an admin key",
+                },
                 "metricsToken": {
                     "type": "http",
                     "scheme": "bearer",

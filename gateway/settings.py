@@ -155,6 +155,12 @@ class Settings(BaseSettings):
         ge=1,
         description="How long the printable receipt link in an intake answer works (it carries the PIN, sealed).",
     )
+    operator_session_hours: int = Field(
+        default=8,
+        ge=1,
+        le=168,
+        description="How long an operator stays signed in to the /giam-sat monitoring page (an admin key's session).",
+    )
     metrics_token: SecretStr | None = Field(
         default=None,
         min_length=32,

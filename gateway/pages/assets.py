@@ -1,4 +1,5 @@
-"""The pages' own style sheet and print script, served from the package (no CDN, no build step)."""
+"""The pages' own style sheet and scripts (the receipt's print button, the monitoring page's live figures), served
+from the package (no CDN, no build step)."""
 
 from importlib import resources
 
@@ -8,6 +9,7 @@ routes = web.RouteTableDef()
 ASSETS = {
     "motcua.css": "text/css",
     "in.js": "text/javascript",
+    "giam-sat.js": "text/javascript",
 }
 _FILES = resources.files("gateway.pages") / "static"
 
