@@ -89,7 +89,7 @@ async def run(calls: int, base: Path) -> str:
             identity_trusted_certs=[keys["register.crt"]],
         )
         services = build_services(settings)
-        services.pool = await create_pool(settings, settings.database_url)
+        services.pool = await create_pool(settings, settings.database_url, services.personal)
         async with services.pool.acquire() as conn:
             await migrate(conn)
         services.register = RegisterConnection(identity_config(settings))

@@ -29,6 +29,7 @@ from gateway.middlewares import body_limit, problems, request_context
 from gateway.openapi import OPENAPI, build_openapi
 from gateway.pages import assets, citizen, monitor, operator, receipt
 from gateway.pages.links import RECEIPT_LINK_PURPOSE
+from gateway.personal import PersonalData
 from gateway.register import RegisterConnection, identity_config
 from gateway.security import Sealer
 from gateway.settings import Settings
@@ -55,8 +56,18 @@ def build_services(settings: Settings) -> Services:
         server_secret=secret,
         sealer=Sealer(secret),
         receipt_links=Sealer(secret, RECEIPT_LINK_PURPOSE),
+        personal=personal_data(settings),
         content=content_store(settings),
     )
+
+
+def personal_data(settings: Settings) -> PersonalData:
+    """The cipher for ID and phone numbers at rest, from the settings (build_services checked the secret)."""
+    assert settings.secret_key is not None
+    configured = [key.get_secret_value() for key in settings.personal_data_keys]
+    if any(len(key) < 32 for key in configured):
+        raise ValueError("each of MOTCUA_PERSONAL_DATA_KEYS must be at least 32 characters")
+    return PersonalData.from_secrets(settings.secret_key.get_secret_value().encode(), configured)
 
 
 def content_store(settings: Settings) -> LocalContentStore:
@@ -74,7 +85,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     deadline = asyncio.get_running_loop().time() + STARTUP_DB_WAIT_SECONDS
     while True:
         try:
-            services.pool = await create_pool(settings, settings.database_url)
+            services.pool = await create_pool(settings, settings.database_url, services.personal)
             break
         except UNAVAILABLE_ERRORS:
             if asyncio.get_running_loop().time() > deadline:

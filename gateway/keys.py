@@ -8,6 +8,7 @@ from aiohttp import web
 
 from gateway.content import ContentStore
 from gateway.metrics import Metrics
+from gateway.personal import PersonalData
 from gateway.security import Sealer
 from gateway.settings import Settings
 from identity.model import PopulationRegister
@@ -24,6 +25,7 @@ class Services:
     server_secret: bytes
     sealer: Sealer
     receipt_links: Sealer  # seals the PIN into printable receipt links (gateway/pages/links.py)
+    personal: PersonalData  # ID and phone numbers at rest (gateway/personal.py)
     content: ContentStore
     pool: asyncpg.Pool | None = None
     register: PopulationRegister | None = None  # None: identity is not checked (MOTCUA_IDENTITY_URL unset)

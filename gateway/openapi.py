@@ -17,6 +17,8 @@ from gateway.schemas import (
     AgencyEventRequest,
     DocumentList,
     DocumentUploaded,
+    DossierSearchPage,
+    DossierSearchRequest,
     DossierView,
     Event,
     EventList,
@@ -54,6 +56,8 @@ _MODELS: list[type[BaseModel]] = [
     TrackingView,
     OutboxPage,
     OutboxMessage,
+    DossierSearchRequest,
+    DossierSearchPage,
     Problem,
     Health,
 ]
@@ -660,6 +664,17 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             },
         ],
         "responses": {"200": _json(OutboxPage, "Messages"), **_problems(400, *_AUTH_ERRORS)},
+    },
+    ("POST", "/v1/admin/dossiers/search"): {
+        "operationId": "adminDossierSearch",
+        "summary": "An applicant's dossiers, found by ID number (operators answering a citizen's call)",
+        "tags": ["operations"],
+        "security": _SECURED,
+        "requestBody": _body(DossierSearchRequest),
+        "responses": {
+            "200": _json(DossierSearchPage, "The dossiers filed for this ID number"),
+            **_problems(400, 413, 415, 422, *_AUTH_ERRORS),
+        },
     },
     ("POST", "/v1/admin/outbox/{message_id}/replay"): {
         "operationId": "adminOutboxReplay",

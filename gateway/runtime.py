@@ -9,7 +9,9 @@ from pathlib import Path
 import asyncpg
 from pydantic import SecretStr
 
+from gateway.personal import PersonalData
 from gateway.settings import Settings
+from gateway.store.db import use_codecs
 from gateway.store.embedded import EmbeddedPostgres
 from gateway.store.migrate import migrate
 
@@ -25,10 +27,16 @@ async def ensure_database(admin_url: str, name: str) -> None:
         await conn.close()
 
 
-async def with_connection[T](url: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-    """Run `work` on one connection of its own, closed afterwards: for commands, not for the gateway."""
+async def with_connection[T](
+    url: str, work: Callable[[asyncpg.Connection], Awaitable[T]], personal: PersonalData | None = None
+) -> T:
+    """Run `work` on one connection of its own, closed afterwards: for commands, not for the gateway. With
+    `personal`, JSON comes and goes as the gateway's pool has it (personal fields opened and sealed); without,
+    as stored text."""
     conn = await asyncpg.connect(url)
     try:
+        if personal is not None:
+            await use_codecs(conn, personal)
         return await work(conn)
     finally:
         await conn.close()
@@ -60,12 +68,19 @@ def database(settings: Settings, *, up_to_date: bool = True) -> Iterator[Setting
 
 
 def with_secret(settings: Settings) -> Settings:
-    """Settings with a secret key: the configured one, or one generated once in the data directory."""
+    """Settings with a server secret and a personal-data key: the configured ones, or ones generated once in the
+    data directory (the demo's; production sets both)."""
     if settings.secret_key is not None:
-        return settings
-    path: Path = settings.data_dir / "secret-key"
+        return settings  # configured: every process derives the same personal-data key when none is set
+    update: dict[str, object] = {"secret_key": SecretStr(_generated(settings.data_dir / "secret-key"))}
+    if not settings.personal_data_keys:
+        update["personal_data_keys"] = [SecretStr(_generated(settings.data_dir / "personal-data-key"))]
+    return settings.model_copy(update=update)
+
+
+def _generated(path: Path) -> str:
     if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
-    return settings.model_copy(update={"secret_key": SecretStr(path.read_text().strip())})
+    return path.read_text().strip()

@@ -613,5 +613,27 @@ class OutboxMessage(BaseModel):
     last_error: str | None
 
 
+class DossierSearchRequest(Strict):
+    id_number: str = Field(
+        pattern=r"^[0-9]{12}$",
+        description="The applicant's 12-digit personal identification number; matched by its keyed hash (numbers "
+        "are encrypted at rest), in the body so that it never sits in an access log",
+    )
+
+
+class DossierSummary(BaseModel):
+    code: str
+    procedure_code: str
+    agency_code: str
+    channel: str
+    status: str
+    received_at: AwareDatetime
+    appointment_at: AwareDatetime
+
+
+class DossierSearchPage(BaseModel):
+    items: list[DossierSummary] = Field(description="The applicant's dossiers, newest first (at most 100)")
+
+
 class OutboxPage(BaseModel):
     items: list[OutboxMessage] = Field(description="Newest first; no payloads (they may carry personal data)")

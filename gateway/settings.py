@@ -25,6 +25,11 @@ class Settings(BaseSettings):
         description="Server secret (>= 32 chars): keys the PIN hashes and encrypts stored idempotent answers. "
         "`motcua run` generates one in the data directory when unset.",
     )
+    personal_data_keys: list[SecretStr] = Field(
+        default_factory=list,
+        description="Keys (>= 32 chars each, JSON list) encrypting ID and phone numbers at rest: the first "
+        "encrypts, all decrypt (rotation). Empty: one derived from the server secret; `motcua run` generates one.",
+    )
     catalog_dir: Path | None = Field(
         default=None,
         description="Folder with procedures.jsonl and agencies.jsonl. Unset: mapping/data/catalog.",

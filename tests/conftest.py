@@ -17,7 +17,8 @@ import structlog
 from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 
-from gateway.app import create_app
+from gateway.app import create_app, personal_data
+from gateway.personal import PersonalData
 from gateway.runtime import ensure_database
 from gateway.settings import Settings
 from gateway.store import clients
@@ -110,6 +111,12 @@ async def db(db_url: str) -> AsyncIterator[asyncpg.Connection]:
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
     return Settings(database_url=db_url, secret_key=SecretStr(SECRET), db_pool_max=20, data_dir=tmp_path)
+
+
+@pytest.fixture
+def personal(settings: Settings) -> PersonalData:
+    """The cipher the gateway built from `settings` seals ID and phone numbers with (gateway/personal.py)."""
+    return personal_data(settings)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ CODE = "{code}"
 ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/admin/outbox"): {"admin"},
     ("POST", "/v1/admin/outbox/{message_id}/replay"): {"admin"},
+    ("POST", "/v1/admin/dossiers/search"): {"admin"},
     ("GET", "/v1/admin/postal/reconciliation"): {"admin"},
     ("POST", "/v1/agency/dossiers/{code}/events"): {"agency"},
     ("PUT", "/v1/agency/dossiers/{code}/results/{sha256}"): {"agency"},

@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient
 
 from gateway.app import create_app
 from gateway.settings import Settings
+from gateway.store import identity as identity_store
 from gateway.store.embedded import free_port
 from identity.keys import create_demo_keys
 from identity.simulator import SimulatorConfig, start_simulator
@@ -84,19 +85,24 @@ async def _file(client, org, key: str, **changes):
     return answer
 
 
-async def test_a_known_applicant_is_verified_with_signed_evidence_and_an_audit_row(verified_client, orgs, db):
+async def test_a_known_applicant_is_verified_with_signed_evidence_and_an_audit_row(
+    verified_client, orgs, db, personal
+):
     """The sample applicant is in the register: the dossier is verified, the signed answer is kept with its hash,
-    and the call is audited with the dossier, the officer, the request id, the outcome and the latency."""
+    sealed (it names the citizen) and read back whole, and the call is audited with the dossier, the officer,
+    the request id, the outcome and the latency."""
     answer = await _file(verified_client, orgs.postal, "v1")
     assert answer.status == 201, await answer.text()
     assert (await answer.json())["identity_status"] == "verified"
     row = await db.fetchrow(
-        "SELECT d.identity_status, e.signed_xml, e.sha256, e.request_id FROM dossiers d"
+        "SELECT d.identity_status, d.identity_evidence_id, e.signed_xml, e.sha256, e.request_id FROM dossiers d"
         " JOIN identity_evidence e ON e.id = d.identity_evidence_id"
     )
     assert row["identity_status"] == "verified"
-    assert hashlib.sha256(row["signed_xml"]).digest() == row["sha256"]
-    assert b"Signature" in row["signed_xml"] and row["request_id"].encode() in row["signed_xml"]
+    assert b"Signature" not in row["signed_xml"] and b"001090123456" not in row["signed_xml"]
+    signed_xml = await identity_store.read_evidence(db, personal, row["identity_evidence_id"])
+    assert hashlib.sha256(signed_xml).digest() == row["sha256"]
+    assert b"Signature" in signed_xml and row["request_id"].encode() in signed_xml
     audit = await db.fetchrow("SELECT * FROM identity_checks")
     assert (audit["outcome"], audit["officer"], audit["request_id"]) == (
         "verified",
@@ -231,12 +237,12 @@ async def test_register_unreachable_at_start_up_does_not_stop_the_gateway(
     assert (await second.json())["identity_status"] == "verified"
 
 
-async def test_a_cmnd_number_travels_as_a_secondary_identifier(verified_client, orgs, db):
+async def test_a_cmnd_number_travels_as_a_secondary_identifier(verified_client, orgs, db, personal):
     """An applicant may add the old 9-digit CMND number; it goes to the register as SoCMND beside the 12-digit
     number, which stays the identifier the check is made on."""
     answer = await _file(verified_client, orgs.postal, "cmnd-1", cmnd_number="012345678")
     assert answer.status == 201, await answer.text()
-    signed = await db.fetchval("SELECT e.signed_xml FROM identity_evidence e")
+    signed = await identity_store.read_evidence(db, personal, await db.fetchval("SELECT id FROM identity_evidence"))
     assert b"001090123456" in signed
-    body = json.loads(await db.fetchval("SELECT body FROM dossiers"))
+    body = personal.loads(await db.fetchval("SELECT body FROM dossiers"))
     assert body["applicant"]["cmnd_number"] == "012345678"

@@ -286,7 +286,9 @@ async def test_database_down_still_answers_with_database_up_0(gateway, orgs, set
     services = gateway.app[SERVICES]
     await file_dossier(gateway, orgs.postal, postal_dossier(), "before")
     reachable = services.pool
-    unreachable = await create_pool(settings.model_copy(update={"db_pool_min": 0}), unreachable_url())
+    unreachable = await create_pool(
+        settings.model_copy(update={"db_pool_min": 0}), unreachable_url(), services.personal
+    )
     services.pool = unreachable
     try:
         intake = await _post(gateway, "/v1/dossiers", orgs.postal, postal_dossier(), "during")

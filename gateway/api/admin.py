@@ -1,15 +1,18 @@
-"""Operators (role admin): the outbox, and replaying dead-lettered messages."""
+"""Operators (role admin): the outbox, replaying dead-lettered messages, and finding a citizen's dossiers."""
 
 import re
 import uuid
 
+import structlog
 from aiohttp import web
 
 from gateway.errors import BadRequest, NotFound
-from gateway.http import authenticate, json_response
+from gateway.http import authenticate, json_response, read_json, validate
 from gateway.keys import SERVICES
-from gateway.store import outbox
+from gateway.schemas import DossierSearchRequest
+from gateway.store import dossiers, outbox
 
+log = structlog.get_logger(__name__)
 routes = web.RouteTableDef()
 MAX_PAGE = 500
 
@@ -67,3 +70,16 @@ async def replay_message(request: web.Request) -> web.Response:
             raise not_found
         row = await outbox.get_message(conn, message_id)
     return json_response(message_view(row))
+
+
+@routes.post("/v1/admin/dossiers/search")
+async def search_dossiers(request: web.Request) -> web.Response:
+    """Only the keyed hash of the number is compared: the numbers themselves are encrypted at rest."""
+    services = request.app[SERVICES]
+    await authenticate(request, "admin")
+    body = validate(DossierSearchRequest, await read_json(request))
+    async with services.connection() as conn:
+        rows = await dossiers.find_by_applicant(conn, services.personal.lookup("id_number", body.id_number))
+    log.info("admin.dossier_search", found=len(rows))  # who looked is bound to the log context; never the number
+    fields = ("code", "procedure_code", "agency_code", "channel", "status", "received_at", "appointment_at")
+    return json_response({"items": [{name: row[name] for name in fields} for row in rows]})

@@ -17,7 +17,8 @@ from gateway.workflow.overdue import scan_overdue
 def cmd_overdue(settings: Settings, args: argparse.Namespace) -> int:
     async def work(settings: Settings) -> int:
         services = build_services(settings)
-        services.pool = await create_pool(settings, settings.database_url)  # with the gateway's JSON codecs
+        # With the gateway's JSON codecs (personal fields opened and sealed).
+        services.pool = await create_pool(settings, settings.database_url, services.personal)
         try:
             async with services.connection() as conn:
                 services.calendar = await load_calendar(conn, settings)

@@ -1,10 +1,9 @@
 """The asyncpg pool, and the one place database outages become `ServiceUnavailable`."""
 
-import json
-
 import asyncpg
 
 from gateway.errors import ServiceUnavailable
+from gateway.personal import PersonalData
 from gateway.settings import Settings
 
 # Errors that mean "the database is not there right now", as opposed to a bug in our SQL.
@@ -19,19 +18,24 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
-    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
-    await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+async def use_codecs(conn: asyncpg.Connection, personal: PersonalData) -> None:
+    """JSON in and out as Python values, personal fields sealed on the way in and opened on the way out
+    (gateway/personal.py), so no query or handler ever sees, or writes, a sealed value or a clear one at rest."""
+    for kind in ("jsonb", "json"):
+        await conn.set_type_codec(kind, encoder=personal.dumps, decoder=personal.loads, schema="pg_catalog")
 
 
-async def create_pool(settings: Settings, dsn: str) -> asyncpg.Pool:
+async def create_pool(settings: Settings, dsn: str, personal: PersonalData) -> asyncpg.Pool:
+    async def init(conn: asyncpg.Connection) -> None:
+        await use_codecs(conn, personal)
+
     return await asyncpg.create_pool(
         dsn,
         min_size=settings.db_pool_min,
         max_size=settings.db_pool_max,
         command_timeout=settings.db_command_timeout,
         timeout=settings.db_connect_timeout,
-        init=_init_connection,
+        init=init,
     )
 
 

@@ -37,6 +37,16 @@ async def get_by_code(conn: asyncpg.Connection, code: str, *, for_update: bool =
     return await conn.fetchrow(f"SELECT * FROM dossiers WHERE code = $1{lock}", code)
 
 
+async def find_by_applicant(conn: asyncpg.Connection, lookup: bytes, limit: int = 100) -> list[asyncpg.Record]:
+    """Dossiers whose applicant's ID number has this keyed hash (gateway/personal.py), newest first."""
+    return await conn.fetch(
+        "SELECT code, procedure_code, agency_code, channel, status, received_at, appointment_at FROM dossiers"
+        " WHERE applicant_lookup = $1 ORDER BY received_at DESC, id DESC LIMIT $2",
+        lookup,
+        limit,
+    )
+
+
 def event_hash(
     prev_hash: bytes | None,
     *,

@@ -5,14 +5,30 @@ from datetime import datetime
 
 import asyncpg
 
+from gateway.personal import PersonalData, PersonalDataError
 
-async def insert_evidence(conn: asyncpg.Connection, request_id: str, signed_xml: bytes) -> int:
+EVIDENCE_PURPOSE = "identity-evidence"
+
+
+async def insert_evidence(conn: asyncpg.Connection, personal: PersonalData, request_id: str, signed_xml: bytes) -> int:
+    """Keep the signed answer as evidence: sealed (it names the citizen), with the hash of the clear XML."""
     return await conn.fetchval(
         "INSERT INTO identity_evidence (request_id, signed_xml, sha256) VALUES ($1, $2, $3) RETURNING id",
         request_id,
-        signed_xml,
+        personal.seal_bytes(EVIDENCE_PURPOSE, signed_xml),
         hashlib.sha256(signed_xml).digest(),
     )
+
+
+async def read_evidence(conn: asyncpg.Connection, personal: PersonalData, evidence_id: int) -> bytes | None:
+    """The signed XML as the population database answered it, checked against the hash kept beside it."""
+    row = await conn.fetchrow("SELECT signed_xml, sha256 FROM identity_evidence WHERE id = $1", evidence_id)
+    if row is None:
+        return None
+    signed_xml = personal.open_bytes(EVIDENCE_PURPOSE, row["signed_xml"])
+    if hashlib.sha256(signed_xml).digest() != row["sha256"]:
+        raise PersonalDataError(f"Bằng chứng xác thực số {evidence_id} không khớp với mã băm đã lưu.")
+    return signed_xml
 
 
 async def record_check(

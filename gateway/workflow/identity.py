@@ -161,7 +161,9 @@ async def record(
     Returns the evidence id the dossier points at."""
     evidence_id = verification.evidence_id
     if verification.answer is not None:
-        evidence_id = await store.insert_evidence(conn, verification.answer.request_id, verification.answer.signed_xml)
+        evidence_id = await store.insert_evidence(
+            conn, services.personal, verification.answer.request_id, verification.answer.signed_xml
+        )
     if verification.status != "not_checked":
         await store.record_check(
             conn,

@@ -241,6 +241,7 @@ async def commit(
             pin_salt=salt,
             pin_hash=hash_pin(services.server_secret, salt, pin),
             body=prepared.request.model_dump(mode="json"),
+            applicant_lookup=services.personal.lookup("id_number", prepared.request.applicant.id_number),
             routing=receipt["routing"],
             receipt=stored_receipt,
         )
