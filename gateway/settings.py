@@ -78,6 +78,13 @@ class Settings(BaseSettings):
     worker_lease_seconds: float = Field(
         default=60.0, gt=0, description="How long a claimed message is a worker's before another may take it."
     )
+    worker_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port a `motcua worker` serves its own GET /metrics (deliveries) and /healthz on, at "
+        "MOTCUA_HOST; unset: none.",
+    )
     worker_poll_seconds: float = Field(default=1.0, gt=0, description="How often a worker looks for due work.")
     outbox_retry_budget_seconds: float = Field(
         default=259_200.0,

@@ -2,6 +2,7 @@
 GET /metrics counts what happened, reads the backlog from the database, wants its own token, and answers while
 the database is away."""
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,8 @@ from gateway.store.embedded import free_port
 from identity.keys import create_demo_keys
 from identity.simulator import SimulatorConfig, start_simulator
 from tests.agency_simulator import simulator
+from tests.conftest import SECRET
+from tests.processes import WorkerProcess, motcua_env
 from tests.samples import counter_dossier, file_dossier, pdf, postal_dossier, sha256
 
 TOKEN = "metrics-" + "t" * 40
@@ -311,3 +314,43 @@ async def test_database_down_still_answers_with_database_up_0(gateway, orgs, set
 def unreachable_url() -> str:
     """A PostgreSQL URL where nothing listens."""
     return f"postgresql://nobody@127.0.0.1:{free_port()}/nothing"
+
+
+@pytest.mark.slow
+async def test_a_standalone_worker_serves_the_deliveries_it_made(gateway, orgs, db, db_url, agency, tmp_path):
+    """`motcua worker` with MOTCUA_WORKER_METRICS_PORT: its /metrics (same token) counts the push it made, which
+    the gateway process never sees; without the token 401; nothing of the API is served there."""
+    port = free_port()
+    env = motcua_env(
+        MOTCUA_DATABASE_URL=db_url,
+        MOTCUA_SECRET_KEY=SECRET,
+        MOTCUA_DATA_DIR=str(tmp_path),  # the gateway's: the same demo delivery key, the same content store
+        MOTCUA_WORKER_POLL_SECONDS="0.05",
+        MOTCUA_WORKER_METRICS_PORT=str(port),
+        MOTCUA_METRICS_TOKEN=TOKEN,
+    )
+    worker_process = WorkerProcess(tmp_path / "worker.log", env)
+    await worker_process.start()
+    try:
+        await file_dossier(gateway, orgs.postal, postal_dossier(), "worker-metrics")
+        done = 'motcua_deliveries_total{kind="agency.deliver",outcome="done"} 1.0'
+        async with aiohttp.ClientSession() as session:
+            base = f"http://127.0.0.1:{port}"
+            auth = {"Authorization": f"Bearer {TOKEN}"}
+            async with asyncio.timeout(20):
+                while True:  # polled: the worker is another process
+                    async with session.get(f"{base}/metrics", headers=auth) as answer:
+                        assert answer.status == 200
+                        if done in await answer.text():
+                            break
+                    await asyncio.sleep(0.1)
+            async with session.get(f"{base}/metrics") as answer:
+                assert answer.status == 401
+            async with session.get(f"{base}/healthz") as answer:
+                assert answer.status == 200
+            async with session.get(f"{base}/v1/agency/inbox", headers=orgs.agency.auth) as answer:
+                assert answer.status == 404
+        assert (await simulator(agency))["dossiers"]  # the agency has it: the worker pushed it
+        assert value(await scrape(gateway), "motcua_deliveries_total", kind="agency.deliver", outcome="done") == 0
+    finally:
+        await worker_process.stop()

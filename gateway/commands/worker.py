@@ -1,4 +1,4 @@
-"""`motcua worker`: drain the outbox (identity retries, and what later issues add) until stopped."""
+"""`motcua worker`: drain the outbox (identity retries, pushes, mail orders, portal syncs) until stopped."""
 
 import argparse
 import asyncio
@@ -6,14 +6,34 @@ import signal
 
 from aiohttp import web
 
+from gateway.api import health, metrics
 from gateway.app import create_app
+from gateway.keys import SERVICES, Services
+from gateway.middlewares import problems
 from gateway.settings import Settings
 
 
+def probe_app(services: Services) -> web.Application:
+    """What a worker serves when MOTCUA_WORKER_METRICS_PORT is set: its own counters (deliveries by outcome
+    exist only in the process that made them) at /metrics, under the same token, and /healthz. Nothing else:
+    a worker is not a gateway."""
+    probe = web.Application(middlewares=[problems])
+    probe[SERVICES] = services
+    probe.router.add_get("/metrics", metrics.metrics)
+    probe.router.add_get("/healthz", health.healthz)
+    return probe
+
+
 async def _work(settings: Settings) -> None:
-    # The app's start-up contexts (pool, migrations, calendar, register, worker) without an HTTP listener.
-    runner = web.AppRunner(create_app(settings, with_worker=True))
+    # The app's start-up contexts (pool, migrations, calendar, register, worker) without the API's listener.
+    app = create_app(settings, with_worker=True)
+    runner = web.AppRunner(app)
     await runner.setup()
+    probe = None
+    if settings.worker_metrics_port is not None:
+        probe = web.AppRunner(probe_app(app[SERVICES]), access_log=None)
+        await probe.setup()
+        await web.TCPSite(probe, settings.host, settings.worker_metrics_port).start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -21,6 +41,8 @@ async def _work(settings: Settings) -> None:
     try:
         await stop.wait()
     finally:
+        if probe is not None:
+            await probe.cleanup()
         await runner.cleanup()
 
 
