@@ -5,9 +5,8 @@ import asyncio
 import sys
 
 import asyncpg
-from aiohttp import web
 
-from gateway import demo, runtime
+from gateway import demo, runtime, server
 from gateway.app import create_app
 from gateway.commands import register_all
 from gateway.demo import read_credentials, seed_demo, write_credentials
@@ -18,7 +17,7 @@ from gateway.store.migrate import migrate
 
 
 def _serve(settings: Settings) -> None:
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None, access_log=None)
+    server.serve(create_app(settings), settings)
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -60,7 +59,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             f"  Thử theo mục 'Try it' trong README.md. Nhấn Ctrl-C để dừng (PostgreSQL riêng cũng dừng theo).\n",
             flush=True,
         )
-        web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+        server.serve(app, settings)
     return 0
 
 

@@ -6,6 +6,7 @@
     ├── Forbidden                     403  auth.role
     ├── NotFound                      404  dossier.not_found, tracking.not_found, route.not_found
     ├── MethodNotAllowed              405  route.method_not_allowed
+    ├── RequestTimeout                408  request.timeout
     ├── Conflict                      409  idempotency.in_flight, dossier.invalid_transition
     ├── Gone                          410  document.purged
     ├── PayloadTooLarge               413  body.too_large, document.too_large
@@ -89,6 +90,14 @@ class MethodNotAllowed(GatewayError):
     status = 405
     default_code = "route.method_not_allowed"
     default_title = "Phương thức không được hỗ trợ"
+
+
+class RequestTimeout(GatewayError):
+    """The client stopped sending its body; answered with the connection closed."""
+
+    status = 408
+    default_code = "request.timeout"
+    default_title = "Hết thời gian chờ dữ liệu gửi lên"
 
 
 class Conflict(GatewayError):

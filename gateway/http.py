@@ -9,7 +9,15 @@ import structlog
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from gateway.errors import BadRequest, Forbidden, GatewayError, Unauthorized, Unprocessable, UnsupportedMediaType
+from gateway.errors import (
+    BadRequest,
+    Forbidden,
+    GatewayError,
+    RequestTimeout,
+    Unauthorized,
+    Unprocessable,
+    UnsupportedMediaType,
+)
 from gateway.keys import SERVICES
 from gateway.store import clients
 from gateway.store.clients import Principal
@@ -40,8 +48,18 @@ def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | Non
 
 
 def problem_response(error: GatewayError) -> web.Response:
-    return web.Response(
+    response = web.Response(
         text=dumps(error.problem()), status=error.status, content_type=PROBLEM_JSON, headers=error.headers
+    )
+    if isinstance(error, RequestTimeout):
+        response.force_close()  # the rest of that body is not worth waiting for on this connection
+    return response
+
+
+def client_stalled(seconds: float, what: str) -> RequestTimeout:
+    """408 for a client that sends its body too slowly: `what` did not arrive within `seconds`."""
+    return RequestTimeout(
+        f"Không nhận được {what} trong {seconds:g} giây; kết nối bị đóng, yêu cầu chưa được thực hiện."
     )
 
 
@@ -51,7 +69,7 @@ async def read_json(request: web.Request) -> Any:
             "Nội dung gửi lên phải là JSON (Content-Type: application/json).",
             extra={"received": request.content_type},
         )
-    raw = await request.read()  # aiohttp raises 413 past client_max_size
+    raw = await request.read()  # read already, within its time, by the body_limit middleware
     try:
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

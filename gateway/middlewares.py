@@ -1,5 +1,6 @@
 """Request context with one canonical log line, and the single place errors become problem answers."""
 
+import asyncio
 import re
 import time
 import uuid
@@ -14,7 +15,8 @@ from gateway.errors import (
     NotFound,
     PayloadTooLarge,
 )
-from gateway.http import problem_response
+from gateway.http import client_stalled, problem_response
+from gateway.keys import SERVICES
 from gateway.store.db import UNAVAILABLE_ERRORS, unavailable
 
 log = structlog.get_logger("gateway.request")
@@ -72,7 +74,12 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
         if exc.status < 400:
             raise
         return problem_response(_from_http_exception(exc))
-    except UNAVAILABLE_ERRORS:
+    except UNAVAILABLE_ERRORS as exc:
+        if request.transport is None or request.transport.is_closing():  # the client left, or was dropped
+            log.info("request.client_gone", error=type(exc).__name__)
+            gone = GatewayError("Máy khách đã đóng kết nối.", code="client.gone", title="Máy khách đã rời đi")
+            gone.status = 499  # type: ignore[misc]  # never sent; the log line says what happened
+            return problem_response(gone)
         log.warning("database.unavailable", exc_info=True)
         return problem_response(unavailable())
     except Exception:
@@ -81,13 +88,23 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
 
 
 def body_limit(max_bytes: int) -> Callable:
-    """Refuse a declared over-size body before reading it; aiohttp's own limit catches the rest."""
+    """Refuse a declared over-size body before reading it, then read the body (aiohttp's client_max_size
+    refuses one that grows past the limit) within MOTCUA_CLIENT_TIMEOUT_SECONDS, so a client trickling it
+    holds the request no longer: 408. Handlers then read it from memory. Uploads stream their own body."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        streamed = getattr(request.match_info.handler, "streams_body", False)  # uploads set their own limit
-        if not streamed and request.content_length is not None and request.content_length > max_bytes:
+        if getattr(request.match_info.handler, "streams_body", False):  # uploads set their own limits
+            return await handler(request)
+        if request.content_length is not None and request.content_length > max_bytes:
             raise PayloadTooLarge(f"Dữ liệu gửi lên vượt quá giới hạn {max_bytes} byte.")
+        if request.body_exists:
+            seconds = request.app[SERVICES].settings.client_timeout_seconds
+            try:
+                async with asyncio.timeout(seconds):
+                    await request.read()
+            except TimeoutError as exc:
+                raise client_stalled(seconds, "hết nội dung gửi lên") from exc
         return await handler(request)
 
     return middleware

@@ -94,6 +94,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest accepted request body (document uploads: below)."
     )
+    client_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Longest the gateway waits on a client: for a whole JSON or form body, for each 64 KiB of "
+        "an upload (408 request.timeout), or for the client to take any of an answer (connection dropped).",
+    )
+    keepalive_timeout_seconds: float = Field(
+        default=75.0,
+        gt=0,
+        description="An open connection without a complete request head this long (idle between requests, or "
+        "trickling its headers) is closed.",
+    )
     documents_dir: Path | None = Field(
         default=None, description="Content store for uploaded documents; unset: `<MOTCUA_DATA_DIR>/documents`."
     )

@@ -5,7 +5,9 @@ Uploads are `PUT <...>/{sha256}` with the raw file as the body: the URL names th
 harmless and answers the same. The body is streamed, never held whole; see gateway/workflow/documents.py.
 """
 
+import asyncio
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
 
@@ -15,7 +17,7 @@ from aiohttp import web
 from gateway.api.intake import dossier_not_found, may_see
 from gateway.content import ALLOWED
 from gateway.errors import Conflict, Forbidden, Gone, NotFound, PayloadTooLarge, RangeNotSatisfiable, Unprocessable
-from gateway.http import authenticate, json_response
+from gateway.http import authenticate, client_stalled, json_response
 from gateway.keys import SERVICES, Services
 from gateway.store import documents, dossiers
 from gateway.store import steps as step_store
@@ -55,6 +57,24 @@ def _check_declared_length(services: Services, request: web.Request) -> None:
         raise PayloadTooLarge(f"Tệp vượt quá giới hạn {limit} byte cho một giấy tờ.", code="document.too_large")
 
 
+async def _body(request: web.Request, services: Services) -> AsyncIterator[bytes]:
+    """The upload's body, UPLOAD_CHUNK bytes at a time, each of which must arrive within
+    MOTCUA_CLIENT_TIMEOUT_SECONDS (408 past it: a floor of about 1 KiB/s at the default 60 s, so a client
+    trickling bytes cannot hold an upload open for hours either)."""
+    seconds = services.settings.client_timeout_seconds
+    while True:
+        try:
+            async with asyncio.timeout(seconds):
+                chunk = await request.content.readexactly(uploads.UPLOAD_CHUNK)
+        except asyncio.IncompleteReadError as end:  # the body ended inside this chunk
+            if end.partial:
+                yield end.partial
+            return
+        except TimeoutError as exc:
+            raise client_stalled(seconds, f"{uploads.UPLOAD_CHUNK >> 10} KiB tiếp theo của tệp") from exc
+        yield chunk
+
+
 def _header_media_type(request: web.Request) -> str | None:
     """The Content-Type the client sent, when it names one of the allowed types (checked against the bytes)."""
     return request.content_type if request.content_type in ALLOWED else None
@@ -88,8 +108,7 @@ async def upload_component(request: web.Request) -> web.Response:
     components, media_type = _components(request, declared, uploads.procedure_of(services, dossier))
     if dossier["status"] in documents.CLOSED:
         raise Conflict("Hồ sơ đã kết thúc; không nhận thêm giấy tờ.", code="document.dossier_closed")
-    chunks = request.content.iter_chunked(uploads.UPLOAD_CHUNK)
-    async with uploads.receive(services, chunks, sha256, media_type) as upload:
+    async with uploads.receive(services, _body(request, services), sha256, media_type) as upload:
         async with services.connection() as conn:
             rows, missing, new = await uploads.record_components(
                 services, conn, dossier["id"], upload, components, uploaded_by=principal.organisation_id
@@ -170,8 +189,7 @@ async def upload_result(request: web.Request) -> web.Response:
         step = await steps.acting_step(conn, dossier["id"], principal.agency_code or "") if dossier else None
     if step is None:
         raise dossier_not_found(code)
-    chunks = request.content.iter_chunked(uploads.UPLOAD_CHUNK)
-    async with uploads.receive(services, chunks, sha256, _header_media_type(request)) as upload:
+    async with uploads.receive(services, _body(request, services), sha256, _header_media_type(request)) as upload:
         async with services.connection() as conn:
             row = await uploads.record_result(
                 conn, dossier["id"], step, upload, name=name, uploaded_by=principal.organisation_id
