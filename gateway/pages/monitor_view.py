@@ -52,7 +52,7 @@ class Readings:
 
 
 # Tables: the key in `display.tables`, and the columns: heading, and the class of its cells ("so": a number,
-# right-aligned; "ma": a code, kept on one line; "": text).
+# right-aligned; "ma-so": a code, kept on one line; "": text).
 COLUMNS: dict[str, list[tuple[str, str]]] = {
     "agencies": [
         ("Cơ quan giải quyết", ""),
@@ -80,7 +80,7 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
         ("Đang quá hạn", "so"),
     ],
     "overdue": [
-        ("Mã hồ sơ", "ma"),
+        ("Mã hồ sơ", "ma-so"),
         ("Thủ tục", ""),
         ("Cơ quan giải quyết", ""),
         ("Ngày hẹn trả", ""),
@@ -91,13 +91,13 @@ COLUMNS: dict[str, list[tuple[str, str]]] = {
     "dead_by_kind": [("Loại công việc", ""), ("Số thông điệp", "so")],
     "dead": [
         ("Loại công việc", ""),
-        ("Mã hồ sơ", "ma"),
+        ("Mã hồ sơ", "ma-so"),
         ("Số lần thử", "so"),
         ("Lỗi cuối cùng", ""),
         ("Tạo lúc", ""),
     ],
     "lag": [("Hàng đợi", ""), ("Đang chờ", "so"), ("Chờ lâu nhất", "so"), ("Không gửi được", "so")],
-    "sync_failed": [("Mã hồ sơ", "ma"), ("Lỗi đồng bộ lần cuối", ""), ("Đồng bộ thành công lần cuối", "")],
+    "sync_failed": [("Mã hồ sơ", "ma-so"), ("Lỗi đồng bộ lần cuối", ""), ("Đồng bộ thành công lần cuối", "")],
 }
 EMPTY = {
     "agencies": "Chưa có hồ sơ nào có kết quả trong khoảng thời gian này.",
