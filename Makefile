@@ -32,6 +32,8 @@ bench: $(STAMP)
 	$(PY) -m bench.bench_callbacks
 	$(PY) -m bench.bench_upload
 	$(PY) -m bench.bench_sync
+	$(PY) -m bench.bench_intake --profile
+	$(PY) -m bench.bench_tracking --profile
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
