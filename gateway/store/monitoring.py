@@ -38,7 +38,10 @@ async def finished_since(conn: asyncpg.Connection, since: datetime) -> list[asyn
     return await conn.fetch(
         f"SELECT {_FILED}, count(*) AS finished,"
         " count(*) FILTER (WHERE r.ready_at <= d.appointment_at AND NOT r.apologised) AS on_time"
-        " FROM dossiers d CROSS JOIN LATERAL ("
+        # Candidates from the window's result_ready events (index dossier_events_result_ready), then each one's
+        # first such event, which must be in the window too.
+        " FROM (SELECT DISTINCT dossier_id FROM dossier_events WHERE status_after = 'result_ready'"
+        "  AND occurred_at >= $1) c JOIN dossiers d ON d.id = c.dossier_id CROSS JOIN LATERAL ("
         "  SELECT min(e.occurred_at) FILTER (WHERE e.status_after = 'result_ready') AS ready_at,"
         "   coalesce(bool_or(e.type = 'apology'), false) AS apologised"
         "  FROM dossier_events e WHERE e.dossier_id = d.id) r"
