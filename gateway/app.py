@@ -30,6 +30,7 @@ from gateway.openapi import OPENAPI, build_openapi
 from gateway.pages import assets, citizen, monitor, operator, receipt
 from gateway.pages.links import RECEIPT_LINK_PURPOSE
 from gateway.personal import PersonalData
+from gateway.proxies import client_address_middleware, parse_networks
 from gateway.register import RegisterConnection, identity_config
 from gateway.security import Sealer
 from gateway.settings import Settings
@@ -151,7 +152,12 @@ async def _worker(app: web.Application) -> AsyncIterator[None]:
 def create_app(settings: Settings, *, with_worker: bool = False) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[request_context, problems, body_limit(settings.max_body_bytes)],
+        middlewares=[
+            client_address_middleware(parse_networks(settings.trusted_proxies)),
+            request_context,
+            problems,
+            body_limit(settings.max_body_bytes),
+        ],
     )
     app[SERVICES] = build_services(settings)
     api = (health, metrics, intake, portal, documents, agency, tracking, postal, admin, postal_reports, jwks)

@@ -3,10 +3,11 @@
 Every field is documented in the README's settings table; keep the two in step.
 """
 
+import ipaddress
 from datetime import date
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -166,6 +167,11 @@ class Settings(BaseSettings):
         default=60, ge=1, description="A key still in flight after this long is taken to be abandoned."
     )
     idempotency_ttl_hours: int = Field(default=24, ge=1, description="How long an answer can be replayed.")
+    trusted_proxies: list[str] = Field(
+        default=[],
+        description="Addresses or CIDR ranges of our own reverse proxies (JSON list): from them, the client's "
+        "address is read from X-Forwarded-For (wrong-PIN limits count per client). Empty: the header is ignored.",
+    )
     tracking_max_failures: int = Field(default=5, ge=1, description="Wrong PINs allowed per window.")
     tracking_window_seconds: int = Field(default=900, ge=1)
     public_url: str | None = Field(
@@ -193,6 +199,13 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO")
     log_json: bool | None = Field(default=None, description="JSON logs; unset: JSON unless on a terminal.")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            ipaddress.ip_network(entry.strip(), strict=False)  # ValueError names the bad entry
+        return entries
 
     @property
     def content_dir(self) -> Path:
