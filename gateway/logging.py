@@ -43,15 +43,31 @@ def mask_personal_numbers(_logger: Any, _method: str, event_dict: dict[str, Any]
 
 
 def configure_logging(level: str = "INFO", json: bool | None = None) -> None:
+    """structlog's events and the standard library's (aiohttp's server errors quote the bytes of a bad
+    request; tracebacks quote values) go through the same chain, masking included, to one stream."""
     if json is None:
         json = not sys.stderr.isatty()
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
-    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level.upper())
+    stamped: list[Any] = [structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso", utc=True)]
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*stamped, structlog.stdlib.add_logger_name],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                mask_personal_numbers,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *stamped,
             structlog.processors.format_exc_info,
             mask_personal_numbers,
             renderer,

@@ -156,3 +156,20 @@ def test_digit_runs_glued_to_letters_are_not_personal_numbers():
     assert mask_text("item EE123456785VN") == "item EE123456785VN"
     assert mask_text("token a001090123456b") == "token a001090123456b"
     assert mask_text("cccd=001090123456;") == "cccd=*********456;"
+
+
+def test_the_standard_librarys_records_are_masked_too(json_log):
+    """aiohttp logs through the standard library (a bad request's first bytes, a handler's traceback): those
+    records are JSON lines through the same masking as ours."""
+    captured = json_log()
+    server_log = logging.getLogger("aiohttp.server")
+    server_log.error("Error handling request: b'GET /v1/track/0912345678?id=001090123456 HTTP/1.1'")
+    try:
+        raise ValueError("applicant 001090123456 refused")
+    except ValueError:
+        server_log.exception("Error handling request")
+    err = captured.readouterr().err
+    assert "001090123456" not in err and "0912345678" not in err
+    lines = _log_lines(err)
+    assert [(line["logger"], line["level"]) for line in lines] == [("aiohttp.server", "error")] * 2
+    assert "*******678" in lines[0]["event"] and "*********456" in lines[1]["exception"]
