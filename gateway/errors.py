@@ -14,6 +14,7 @@
     ├── RangeNotSatisfiable           416  document.range_not_satisfiable
     ├── Unprocessable                 422  validation.failed, idempotency.key_reused, procedure.unknown …
     ├── TooManyRequests               429  tracking.rate_limited
+    ├── ClientGone                    499  client.gone (never sent: the client left)
     └── ServiceUnavailable            503  database.unavailable
 
 The error middleware is the only place these become HTTP answers (RFC 9457 problem details);
@@ -98,6 +99,15 @@ class RequestTimeout(GatewayError):
     status = 408
     default_code = "request.timeout"
     default_title = "Hết thời gian chờ dữ liệu gửi lên"
+
+
+class ClientGone(GatewayError):
+    """The client closed the connection before its answer: nothing is sent, the log line says what happened
+    (499, nginx's code for it)."""
+
+    status = 499
+    default_code = "client.gone"
+    default_title = "Máy khách đã rời đi"
 
 
 class Conflict(GatewayError):

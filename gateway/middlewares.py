@@ -10,6 +10,7 @@ import structlog
 from aiohttp import web
 
 from gateway.errors import (
+    ClientGone,
     GatewayError,
     MethodNotAllowed,
     NotFound,
@@ -77,9 +78,7 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     except UNAVAILABLE_ERRORS as exc:
         if request.transport is None or request.transport.is_closing():  # the client left, or was dropped
             log.info("request.client_gone", error=type(exc).__name__)
-            gone = GatewayError("Máy khách đã đóng kết nối.", code="client.gone", title="Máy khách đã rời đi")
-            gone.status = 499  # type: ignore[misc]  # never sent; the log line says what happened
-            return problem_response(gone)
+            return problem_response(ClientGone("Máy khách đã đóng kết nối."))
         log.warning("database.unavailable", exc_info=True)
         return problem_response(unavailable())
     except Exception:
