@@ -22,7 +22,7 @@ from aiohttp import web
 from pydantic import SecretStr
 
 from adapters.agency.simulator import AgencySimulatorConfig, start_agency_simulator
-from bench.harness import rate_line, run_and_record, serve
+from bench.harness import INSERT_TABLE, rate_line, run_and_record, serve
 from bench.machine import describe
 from gateway import jws, worker
 from gateway.app import build_services
@@ -115,6 +115,65 @@ async def _baseline(url: str, body: bytes, count: int, concurrency: int) -> tupl
         return time.perf_counter() - started, latencies
 
 
+async def _insert_baseline(dsn: str, count: int, concurrency: int) -> tuple[float, list[float]]:
+    """The raw database baseline: BEGIN; INSERT one row; COMMIT, on `concurrency` connections of its own."""
+    latencies: list[float] = []
+    remaining = iter(range(count))
+    pool = await asyncpg.create_pool(dsn, min_size=concurrency, max_size=concurrency)
+    try:
+        async with pool.acquire() as conn:
+            await conn.execute(INSERT_TABLE)
+
+        async def loop() -> None:
+            async with pool.acquire() as conn:
+                for i in remaining:
+                    t = time.perf_counter()
+                    async with conn.transaction():
+                        await conn.execute("INSERT INTO bench_insert (label, body) VALUES ($1, $2)", f"d-{i}", "{}")
+                    latencies.append((time.perf_counter() - t) * 1000)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(loop() for _ in range(concurrency)))
+        return time.perf_counter() - started, latencies
+    finally:
+        await pool.close()
+
+
+async def _paced(
+    services: Services, org_id: int, label: str, count: int, rate: float, workers: int
+) -> tuple[float, list[float]]:
+    """Open loop: `count` messages enqueued at `rate` per second (each committed on its own, as intake would)
+    while `workers` run_forever loops (the production worker, polling every MOTCUA_WORKER_POLL_SECONDS when
+    idle) drain them; achieved rate and each message's latency from its commit (created_at) to delivered_at."""
+    stop = asyncio.Event()
+    loops = [asyncio.create_task(worker.run_forever(services, stop)) for _ in range(workers)]
+    started = time.perf_counter()
+    try:
+        async with services.pool.acquire() as conn:
+            for i in range(count):
+                delay = started + i / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                await _enqueue(conn, org_id, f"{label}{i:05d}", 1)
+            async with asyncio.timeout(120):
+                while await conn.fetchval(  # noqa: ASYNC110 - the database is what tells
+                    "SELECT count(*) FROM outbox WHERE status = 'pending' AND kind = 'agency.deliver'"
+                ):
+                    await asyncio.sleep(0.01)
+        elapsed = time.perf_counter() - started
+    finally:
+        stop.set()
+        await asyncio.gather(*loops)
+    async with services.pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT extract(epoch FROM o.delivered_at - o.created_at) * 1000 AS ms FROM outbox o JOIN dossiers d"
+            " ON d.id = o.dossier_id WHERE d.code LIKE $1 AND o.status = 'delivered' AND o.kind = 'agency.deliver'",
+            f"%-{label}%",
+        )
+    assert len(rows) == count, f"{len(rows)} of {count} paced messages delivered"
+    return elapsed, [float(r["ms"]) for r in rows]
+
+
 async def run(count: int, base: Path) -> str:
     server = EmbeddedPostgres(base / "pg", durable=False)
     admin_url = await asyncio.to_thread(server.start)
@@ -128,7 +187,7 @@ async def run(count: int, base: Path) -> str:
             database_url=server.url("bench"), secret_key=SecretStr("b" * 40), delivery_key_file=key_file
         )
         services = build_services(settings)
-        services.pool = await create_pool(settings, settings.database_url, services.personal)
+        services.pool = await create_pool(settings, settings.database_url)
 
         jwks = web.Application()
         jwks.router.add_get(
@@ -155,57 +214,76 @@ async def run(count: int, base: Path) -> str:
             await _enqueue(conn, org_id, "warm", 20)
         await _drain(services, 1)  # keys fetched and cached, connections open
 
+        per_claim = worker.CONCURRENT[outbox.AGENCY_DELIVER]
         async with services.pool.acquire() as conn:
             await _enqueue(conn, org_id, "one", count)
         one_total, one_lat = await _drain(services, 1)
         async with services.pool.acquire() as conn:
             await _enqueue(conn, org_id, "four", count)
         four_total, four_lat = await _drain(services, 4)
+        rate = count / four_total / 2
+        paced = max(200, int(rate * 10))
+        half_total, half_lat = await _paced(services, org_id, "half", paced, rate, 4)
 
         async with services.pool.acquire() as conn:
-            left = await conn.fetchval("SELECT count(*) FROM outbox WHERE status <> 'delivered' OR receipt IS NULL")
-            message = await conn.fetchrow("SELECT * FROM outbox ORDER BY id DESC LIMIT 1")
+            left = await conn.fetchval(
+                "SELECT count(*) FROM outbox WHERE kind = 'agency.deliver'"
+                " AND (status <> 'delivered' OR receipt IS NULL)"
+            )
+            message = await conn.fetchrow("SELECT * FROM outbox WHERE kind = 'agency.deliver' ORDER BY id DESC LIMIT 1")
             forwarded = await conn.fetchval("SELECT count(*) FROM dossiers WHERE status = 'forwarded'")
+            events = await conn.fetchval("SELECT count(*) FROM dossier_events WHERE type = 'forwarded'")
+        total = 2 * count + 20 + paced
         assert left == 0, f"{left} messages not delivered"
-        assert forwarded == 2 * count + 20
+        assert forwarded == total and events == total, (forwarded, events, total)
         async with aiohttp.ClientSession() as session, session.get(f"{sim_url}/_simulator/received") as answer:
             seen = await answer.json()
-        assert len(seen["messages"]) == 2 * count + 20 and not seen["rejected"], seen["rejected"]
+        assert len(seen["messages"]) == total and not seen["rejected"], seen["rejected"]
+        assert set(seen["messages"].values()) == {1}, "a message pushed more than once"
 
         body = deliver.request_body(message, "X", "not_checked")
-        base_one_total, base_one_lat = await _baseline(f"{hello_url}/inbox", body, count, 1)
-        base_four_total, base_four_lat = await _baseline(f"{hello_url}/inbox", body, count, 4)
+        c1, c4 = per_claim, 4 * per_claim
+        base_one_total, base_one_lat = await _baseline(f"{hello_url}/inbox", body, count, c1)
+        base_four_total, base_four_lat = await _baseline(f"{hello_url}/inbox", body, count, c4)
+        ins_one_total, ins_one_lat = await _insert_baseline(settings.database_url, count, c1)
+        ins_four_total, ins_four_lat = await _insert_baseline(settings.database_url, count, c4)
+
+        def against(total: float, hello: float, insert: float) -> str:
+            return f"; {total / hello:.1f}x hello-world's time, {total / insert:.1f}x the insert loop's"
+
         return "\n".join(
             [
-                f"command: .venv/bin/python -m bench.bench_dispatch --dossiers {count}",
+                f"command: .venv/bin/python -m bench.bench_dispatch --dossiers {count} --per-claim {per_claim}",
                 f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
                 f"machine: {describe()}",
                 f"{count} agency.deliver messages per run, body {len(body):,} bytes (a sample postal dossier);"
-                " agency simulator (verifies the JWS) and baseline endpoint in the same process",
-                _line(
-                    "baseline: unsigned aiohttp POST, hello-world handler, 1 client",
-                    count,
-                    base_one_total,
-                    base_one_lat,
-                    None,
+                " agency simulator (fetches the JWKS, verifies every Ed25519 JWS), baselines and workers in this"
+                f" one process and event loop, private PostgreSQL (fsync off). Each run_once claims up to"
+                f" {per_claim} pushes (one per dossier and target), makes them side by side on one HTTP session"
+                " (sign, POST, receipt + 'forwarded' event each) and marks the delivered ones in one UPDATE."
+                " Checked: every message delivered with its receipt, every dossier forwarded with its event,"
+                " the simulator got each push once and rejected none",
+                _line(f"baseline: unsigned aiohttp POST, hello-world handler, {c1} clients", count,
+                      base_one_total, base_one_lat, None),
+                _line(f"baseline: raw asyncpg insert transaction, {c1} connections", count,
+                      ins_one_total, ins_one_lat, None),
+                rate_line(
+                    "dispatch, 1 worker (claim + sign + push + verify + receipt/event + mark delivered);"
+                    " latency per run_once", count, one_total, one_lat, None, "",
+                ) + against(one_total, base_one_total, ins_one_total),
+                _line(f"baseline: unsigned aiohttp POST, hello-world handler, {c4} clients", count,
+                      base_four_total, base_four_lat, None),
+                _line(f"baseline: raw asyncpg insert transaction, {c4} connections", count,
+                      ins_four_total, ins_four_lat, None),
+                rate_line("dispatch, 4 concurrent workers; latency per run_once", count, four_total, four_lat,
+                          None, "") + against(four_total, base_four_total, ins_four_total),
+                rate_line(
+                    f"dispatch, half load: {paced} messages enqueued at {rate:,.0f}/s (50% of the 4-worker max),"
+                    f" 4 workers run_forever (poll every {settings.worker_poll_seconds:g} s when idle); latency"
+                    " from each message's commit to delivered", paced, half_total, half_lat, None, "",
                 ),
-                _line(
-                    "dispatch, 1 worker (claim + sign + push + verify + receipt/event + mark delivered)",
-                    count,
-                    one_total,
-                    one_lat,
-                    base_one_total,
-                ),
-                _line(
-                    "baseline: unsigned aiohttp POST, hello-world handler, 4 clients",
-                    count,
-                    base_four_total,
-                    base_four_lat,
-                    None,
-                ),
-                _line("dispatch, 4 concurrent workers", count, four_total, four_lat, base_four_total),
             ]
-        )
+        )  # fmt: skip
     finally:
         await deliver.close()
         if services is not None and services.pool is not None:
@@ -217,8 +295,12 @@ async def run(count: int, base: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--dossiers", type=int, default=300)
-    count = parser.parse_args().dossiers
+    parser.add_argument("--dossiers", type=int, default=2000)
+    parser.add_argument("--per-claim", type=int, help="pushes one run_once claims and makes side by side")
+    args = parser.parse_args()
+    count = args.dossiers
+    if args.per_claim:
+        worker.CONCURRENT[outbox.AGENCY_DELIVER] = args.per_claim
     run_and_record("dispatch", lambda base: run(count, base))
 
 

@@ -53,6 +53,10 @@ class Batched:
 BATCHES: dict[str, Batched] = {
     outbox.DVCQG_SYNC: Batched(dvcqg.sync_batch, lambda services: services.settings.dvcqg_batch_size),
 }
+# Kinds whose messages (one per dossier and target, as every claim) are handled several at a time, each on its
+# own as if by that many workers: one claim, the calls side by side, one statement marking them delivered.
+# Pushes to agencies are independent HTTP calls, so a worker need not wait for one before making the next.
+CONCURRENT: dict[str, int] = {outbox.AGENCY_DELIVER: 16}
 # Kinds that wait in the outbox, unclaimed, while their partner is not configured (rather than burning retries).
 NEEDS = {outbox.DVCQG_SYNC: "portal"}
 
@@ -104,23 +108,28 @@ async def run_once(services: Services) -> bool:
         if message is None:
             return False
         batch = [message]
-        if (batched := BATCHES.get(message["kind"])) is not None:
-            more = batched.size(services) - 1
+        batched = BATCHES.get(message["kind"])
+        more = batched.size(services) - 1 if batched is not None else CONCURRENT.get(message["kind"], 1) - 1
+        if more > 0:
             batch += await claim_many(conn, services.settings.worker_lease_seconds, [message["kind"]], more)
     if batched is None:
-        outcomes = {message["id"]: await _handled(HANDLERS[message["kind"]](services, message), message)}
+        handler = HANDLERS[message["kind"]]
+        if len(batch) == 1:
+            handled = [await _handled(handler(services, message), message)]
+        else:
+            handled = await asyncio.gather(*(_handled(handler(services, each), each) for each in batch))
+        outcomes = {each["id"]: outcome for each, outcome in zip(batch, handled, strict=True)}
     else:
         outcomes = await _batch_handled(services, batched, batch)
     async with services.connection() as conn:
+        done = [each["id"] for each in batch if outcomes[each["id"]][0]]
+        if done:  # one statement for the whole claim
+            await conn.execute(
+                "UPDATE outbox SET status = 'delivered', delivered_at = now() WHERE id = ANY($1::bigint[])", done
+            )
         for each in batch:  # a batch's messages are counted one by one
-            done, error = outcomes[each["id"]]
-            if done:
-                await conn.execute(
-                    "UPDATE outbox SET status = 'delivered', delivered_at = now() WHERE id = $1", each["id"]
-                )
-                outcome = "done"
-            else:
-                outcome = await _retry_or_bury(conn, services, each, error)
+            ok, error = outcomes[each["id"]]
+            outcome = "done" if ok else await _retry_or_bury(conn, services, each, error)
             if outcome is not None:
                 services.metrics.deliveries.labels(each["kind"], outcome).inc()
     return True
