@@ -101,6 +101,15 @@ def postgres_ticks(pgdata: Path) -> int:
 TICK = os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_ticks() -> int:
+    """CPU ticks every process of the machine spent so far (all of /proc/stat's cpu line but idle and iowait)."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, ValueError, IndexError):
+        return 0
+    return sum(fields) - fields[3] - fields[4]
+
+
 class Children:
     """Child processes (servers) on free ports, each checked ready on a URL path before use; CPU read from
     /proc. Stopped with SIGINT (aiohttp's graceful shutdown), killed if they linger."""
@@ -203,6 +212,7 @@ class Run:
     generator_cpu: float  # seconds, all generator processes
     cpu: dict[str, float]  # seconds per watched part (gateway, PostgreSQL, ...)
     offered: float | None = None  # requests/s asked for (open loop)
+    machine: float = 0.0  # seconds of CPU the whole machine spent meanwhile
 
     @property
     def rate(self) -> float:
@@ -218,7 +228,11 @@ class Run:
         """CPU per part in cores (seconds of CPU per second of wall time)."""
         parts = {"load generator": self.generator_cpu} | self.cpu
         used = ", ".join(f"{name} {seconds / self.wall:.2f}" for name, seconds in parts.items())
-        return f"CPU in cores: {used}; total {sum(parts.values()) / self.wall:.2f} of {os.cpu_count()}"
+        others = max(0.0, self.machine - sum(parts.values())) / self.wall
+        return (
+            f"CPU in cores: {used}; total {sum(parts.values()) / self.wall:.2f} of {os.cpu_count()};"
+            f" other processes on the machine {others:.2f}"
+        )
 
 
 async def load(
@@ -273,7 +287,9 @@ async def load(
     await asyncio.sleep(max(0.0, start_at - time.time()))
     watch = watch or {}
     before = {name: read() for name, read in watch.items()}
+    busy_before = machine_busy_ticks()
     codes = [await p.wait() for p in procs]
+    busy_after = machine_busy_ticks()
     after = {name: read() for name, read in watch.items()}
     assert codes == [0] * len(codes), f"a load generator failed: {codes}"
     results: list = [None] * total
@@ -292,6 +308,7 @@ async def load(
         generator_cpu=cpu,
         cpu={name: (after[name] - before[name]) / TICK for name in watch},
         offered=rate,
+        machine=(busy_after - busy_before) / TICK,
     )
 
 
