@@ -187,7 +187,7 @@ async def run(count: int, base: Path) -> str:
             database_url=server.url("bench"), secret_key=SecretStr("b" * 40), delivery_key_file=key_file
         )
         services = build_services(settings)
-        services.pool = await create_pool(settings, settings.database_url)
+        services.pool = await create_pool(settings, settings.database_url, services.personal)
 
         jwks = web.Application()
         jwks.router.add_get(
