@@ -31,34 +31,40 @@ def _not_found() -> NotFound:
     return NotFound("Không tìm thấy hồ sơ với mã hồ sơ và mã tra cứu (PIN) đã nhập.", code="tracking.not_found")
 
 
-async def _pin_checked(request: web.Request, services: Services) -> asyncpg.Record:
+async def _pin_checked(request: web.Request, services: Services, conn: asyncpg.Connection) -> asyncpg.Record:
     """The dossier named in the path, if the PIN in the header matches."""
     pin = request.headers.get(PIN_HEADER)
     if not pin:
         raise BadRequest(
             f"Thiếu mã tra cứu: gửi kèm tiêu đề {PIN_HEADER} ghi trên giấy tiếp nhận.", code="tracking.pin_missing"
         )
-    return await pin_checked(request, services, request.match_info["code"], pin)
+    return await pin_checked(request, services, conn, request.match_info["code"], pin)
 
 
-async def pin_checked(request: web.Request, services: Services, code: str, pin: str) -> asyncpg.Record:
+async def pin_checked(
+    request: web.Request, services: Services, conn: asyncpg.Connection, code: str, pin: str
+) -> asyncpg.Record:
     """The dossier with this code, if the PIN matches; failures count toward limits per code and per
     client address, and a code over its limit answers 429 whatever the PIN. The API and the /tra-cuu page
-    share it, so the page is no easier to guess through."""
+    share it, so the page is no easier to guess through. The caller's connection is used for the whole look-up
+    (one acquire per request)."""
     settings = services.settings
     code = code[:64].replace("\x00", "\ufffd")  # PostgreSQL text cannot hold NUL
     subjects = (f"code:{code}", f"addr:{request.remote}")
     limits = (settings.tracking_max_failures, settings.tracking_max_failures * ADDRESS_ALLOWANCE_FACTOR)
-    async with services.connection() as conn, conn.transaction():
+    async with conn.transaction():
+        # Every attempt on a code waits its turn, then reads the counts as the previous one committed them: a
+        # burst of guesses, right or wrong, gets no more answers than the limit.
         await tracking.serialise(conn, subjects[0])
-        for subject, limit in zip(subjects, limits, strict=True):
-            if await tracking.failures(conn, subject, settings.tracking_window_seconds) >= limit:
+        attempt = await tracking.attempt(conn, code, subjects, settings.tracking_window_seconds)
+        for counted, limit in zip((attempt["code_failures"], attempt["address_failures"]), limits, strict=True):
+            if counted >= limit:
                 raise TooManyRequests(
                     "Đã nhập sai quá nhiều lần; vui lòng thử lại sau.",
                     code="tracking.rate_limited",
                     headers={"Retry-After": str(settings.tracking_window_seconds)},
                 )
-        dossier = await dossiers.get_by_code(conn, code)
+        dossier = attempt if attempt["id"] is not None else None
         salt = dossier["pin_salt"] if dossier else _DUMMY_SALT
         expected = dossier["pin_hash"] if dossier else b""
         matches = hmac.compare_digest(hash_pin(services.server_secret, salt, pin), expected)
@@ -81,18 +87,19 @@ def _result_href(services: Services, dossier: asyncpg.Record, row: asyncpg.Recor
 @routes.get("/v1/track/{code}")
 async def track(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    dossier = await _pin_checked(request, services)
-    return json_response(await tracking_view(services, dossier))
-
-
-async def tracking_view(services: Services, dossier: asyncpg.Record) -> dict:
-    """What the citizen may see of a dossier once the PIN matched: no personal data."""
     async with services.connection() as conn:
-        events = await dossiers.list_events(conn, dossier["id"])
-        step_rows = await dossier_steps.list_for(conn, dossier["id"])
-        results = await documents.list_for(conn, dossier["id"], "result")
-        item = await postal_store.result_item(conn, dossier["id"])
-        item_events = await postal_store.events_of(conn, item["item_code"]) if item else []
+        dossier = await _pin_checked(request, services, conn)
+        view = await tracking_view(services, conn, dossier)
+    return json_response(view)
+
+
+async def tracking_view(services: Services, conn: asyncpg.Connection, dossier: asyncpg.Record) -> dict:
+    """What the citizen may see of a dossier once the PIN matched: no personal data."""
+    events = await dossiers.list_events(conn, dossier["id"])
+    step_rows = await dossier_steps.list_for(conn, dossier["id"])
+    results = await documents.list_for(conn, dossier["id"], "result")
+    item = await postal_store.result_item(conn, dossier["id"])
+    item_events = await postal_store.events_of(conn, item["item_code"]) if item else []
     status = STATUSES[dossier["status"]]
     receipt = dossier["receipt"]
     names = {s["agency"]["identifier"]: s["agency"]["name"] for s in receipt["routing"]["steps"]}
@@ -153,16 +160,21 @@ def _postal_view(item: asyncpg.Record | None, events: list[asyncpg.Record]) -> d
 async def download_result(request: web.Request) -> web.StreamResponse:
     """The citizen downloads an electronic result with the code and PIN of the receipt."""
     services = request.app[SERVICES]
-    dossier = await _pin_checked(request, services)
-    return await send_result(request, services, dossier, request.match_info["sha256"])
+    async with services.connection() as conn:
+        dossier = await _pin_checked(request, services, conn)
+        row = await result_document(conn, dossier, request.match_info["sha256"])
+    return await send_result(request, services, dossier, row)
+
+
+async def result_document(conn: asyncpg.Connection, dossier: asyncpg.Record, sha256: str) -> asyncpg.Record | None:
+    return await documents.find(conn, dossier["id"], sha256, "result") if len(sha256) == 64 else None
 
 
 async def send_result(
-    request: web.Request, services: Services, dossier: asyncpg.Record, sha256: str
+    request: web.Request, services: Services, dossier: asyncpg.Record, row: asyncpg.Record | None
 ) -> web.StreamResponse:
-    """One result document of a PIN-checked dossier, where the procedure gives results as files."""
-    async with services.connection() as conn:
-        row = await documents.find(conn, dossier["id"], sha256, "result") if len(sha256) == 64 else None
+    """One result document of a PIN-checked dossier, where the procedure gives results as files; the file is
+    streamed after the connection went back to the pool."""
     if row is None:
         raise NotFound("Không tìm thấy văn bản kết quả này của hồ sơ.", code="document.not_found")
     if not uploads.procedure_of(services, dossier).electronic_result:

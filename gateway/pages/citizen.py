@@ -6,7 +6,7 @@ body, never in a URL. Wrong PINs count toward the same limits as the API's.
 
 from aiohttp import web
 
-from gateway.api.tracking import pin_checked, send_result, tracking_view
+from gateway.api.tracking import pin_checked, result_document, send_result, tracking_view
 from gateway.errors import BadRequest, NotFound, TooManyRequests, UnsupportedMediaType
 from gateway.keys import SERVICES
 from gateway.pages.links import TRACKING_PAGE
@@ -48,10 +48,12 @@ async def tracking_page(request: web.Request) -> web.Response:
     if not code or not pin:
         return _form_page(code, status=400, error=MISSING)
     try:
-        dossier = await pin_checked(request, services, code, pin)
+        async with services.connection() as conn:
+            dossier = await pin_checked(request, services, conn, code, pin)
+            view = await tracking_view(services, conn, dossier)
     except (NotFound, TooManyRequests) as error:
         return _form_page(code, status=error.status, error=error.detail, headers=error.headers)
-    return page("ho_so.html", view=await tracking_view(services, dossier), pin=pin)
+    return page("ho_so.html", view=view, pin=pin)
 
 
 @routes.post(TRACKING_PAGE + "/ket-qua")
@@ -62,5 +64,7 @@ async def result_download(request: web.Request) -> web.StreamResponse:
     code, pin, sha256 = await _form(request)
     if not code or not pin:
         raise BadRequest(MISSING, code="tracking.pin_missing")
-    dossier = await pin_checked(request, services, code, pin)
-    return await send_result(request, services, dossier, sha256)
+    async with services.connection() as conn:
+        dossier = await pin_checked(request, services, conn, code, pin)
+        row = await result_document(conn, dossier, sha256)
+    return await send_result(request, services, dossier, row)

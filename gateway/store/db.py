@@ -25,6 +25,13 @@ async def use_codecs(conn: asyncpg.Connection, personal: PersonalData) -> None:
         await conn.set_type_codec(kind, encoder=personal.dumps, decoder=personal.loads, schema="pg_catalog")
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """On release, asyncpg rolls back an open transaction and, by default, also runs a reset query (advisory
+    unlock, CLOSE ALL, UNLISTEN, RESET ALL): one more round trip for every acquire. The gateway leaves no such
+    session state: its advisory locks are all transaction-level (pg_advisory_xact_lock), and it never uses
+    SET, LISTEN or cursors outside a transaction. So the rollback is kept and the query skipped."""
+
+
 async def create_pool(settings: Settings, dsn: str, personal: PersonalData) -> asyncpg.Pool:
     async def init(conn: asyncpg.Connection) -> None:
         await use_codecs(conn, personal)
@@ -36,6 +43,7 @@ async def create_pool(settings: Settings, dsn: str, personal: PersonalData) -> a
         command_timeout=settings.db_command_timeout,
         timeout=settings.db_connect_timeout,
         init=init,
+        reset=_keep_session,
     )
 
 

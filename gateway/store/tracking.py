@@ -8,6 +8,23 @@ async def serialise(conn: asyncpg.Connection, subject: str) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", subject)
 
 
+async def attempt(
+    conn: asyncpg.Connection, code: str, subjects: tuple[str, str], window_seconds: int
+) -> asyncpg.Record:
+    """One round trip for a look-up: the failures counted in the window on the code and on the address, and the
+    dossier's columns (all NULL when no dossier has this code)."""
+    return await conn.fetchrow(
+        "SELECT coalesce((SELECT failures FROM tracking_failures WHERE subject = $2"
+        "  AND window_start > now() - make_interval(secs => $4)), 0) AS code_failures,"
+        " coalesce((SELECT failures FROM tracking_failures WHERE subject = $3"
+        "  AND window_start > now() - make_interval(secs => $4)), 0) AS address_failures,"
+        " d.* FROM (SELECT 1) AS one LEFT JOIN dossiers d ON d.code = $1",
+        code,
+        *subjects,
+        float(window_seconds),
+    )
+
+
 async def failures(conn: asyncpg.Connection, subject: str, window_seconds: int) -> int:
     return (
         await conn.fetchval(
