@@ -3,7 +3,7 @@ whose identity was verified before (the cache answers) and (b) for citizens neve
 against the population-database simulator (signed SOAP both ways), beside an aiohttp hello-world endpoint and
 a raw asyncpg single-row insert transaction loop measured the same ways in the same run.
 
-Run: .venv/bin/python -m bench.bench_intake [--servers N] [--generators N] [--concurrency N]
+Run: .venv/bin/python -m bench.bench_intake [--servers N] [--generators N] [--concurrency N] [--agencies N]
 
 Everything is real and in separate processes, as production runs it: a private durable PostgreSQL (fsync and
 synchronous commit on), `--servers` gateway processes (`python -m gateway.cli serve`, JSON logs at INFO to a
@@ -47,12 +47,25 @@ class Citizens:
         return taken
 
 
-class Requests:
-    """Intake requests: a fresh Idempotency-Key and a fresh S10 item number each."""
+def residences(provinces: int) -> list[str]:
+    """One 2025 commune in each of the first `provinces` provinces (by code, Hà Nội first): a judicial-record
+    request goes to the Sở Tư pháp of the applicant's province, so this many agencies receive the dossiers."""
+    from vietnam_provinces import Ward
 
-    def __init__(self, key: str) -> None:
+    first: dict[int, int] = {}
+    for ward in Ward.iter_all():
+        first[int(ward.province_code)] = min(int(ward.code), first.get(int(ward.province_code), 10**9))
+    return [f"{first[code]:05d}" for code in sorted(first)[:provinces]]
+
+
+class Requests:
+    """Intake requests: a fresh Idempotency-Key and a fresh S10 item number each; the applicants' residences
+    taken in turn from `communes`."""
+
+    def __init__(self, key: str, communes: list[str]) -> None:
         self.key = key
         self.serial = 10_000_000
+        self.communes = communes
 
     def make(self, people: list, label: str) -> list[bytes]:
         out = []
@@ -65,7 +78,10 @@ class Requests:
                     "full_name": person.full_name,
                     "date_of_birth": person.birth_date.isoformat(),
                     "phone": "0912345678",
-                    "residence": {"unit_code": "00004", "address_line": "12 phố Đội Cấn"},
+                    "residence": {
+                        "unit_code": self.communes[self.serial % len(self.communes)],
+                        "address_line": "12 phố Đội Cấn",
+                    },
                 },
                 channel={
                     "type": "postal",
@@ -122,7 +138,7 @@ async def run(args: argparse.Namespace, base: Path) -> str:
         async with stack(base, servers=args.servers, **env) as (setup, key, dsn):
             setup.generators, setup.concurrency = args.generators, args.concurrency
             setup.watch["identity simulator"] = simulator.ticks
-            citizens, requests = Citizens(), Requests(key)
+            citizens, requests = Citizens(), Requests(key, residences(args.agencies))
             known = citizens.take(args.known)
             conn = await asyncpg.connect(dsn)
 
@@ -193,10 +209,11 @@ async def run(args: argparse.Namespace, base: Path) -> str:
         return "\n".join(
             [
                 f"command: .venv/bin/python -m bench.bench_intake --servers {args.servers} --generators"
-                f" {args.generators} --concurrency {args.concurrency}",
+                f" {args.generators} --concurrency {args.concurrency} --agencies {args.agencies}",
                 f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
                 f"machine: {describe()}",
-                f"POST /v1/dossiers (a postal dossier, {len(baseline):,} bytes with headers) to {args.servers}"
+                f"POST /v1/dossiers (a postal dossier, {len(baseline):,} bytes with headers, for residents of"
+                f" {args.agencies} province(s) in turn, so routed to {args.agencies} Sở Tư pháp) to {args.servers}"
                 " `motcua serve` processes (JSON logs at INFO to a file), private durable PostgreSQL (fsync and"
                 " synchronous_commit on), identity simulator (signed SOAP, 30,000 citizens) in its own process,"
                 f" {args.generators} load-generator processes (raw HTTP/1.1 keep-alive); all on this machine."
@@ -217,6 +234,14 @@ def main() -> None:
     parser.add_argument("--generators", type=int, default=2, help="load-generator processes")
     parser.add_argument("--concurrency", type=int, default=32, help="connections at max load")
     parser.add_argument("--known", type=int, default=1000, help="citizens verified before the cached runs")
+    parser.add_argument(
+        "--agencies",
+        type=int,
+        default=1,
+        choices=range(1, 35),
+        metavar="1-34",
+        help="provinces the applicants live in, in turn (each one's Sở Tư pháp numbers its dossiers apart)",
+    )
     parser.add_argument("--cached-count", type=int, default=3000)
     parser.add_argument("--fresh-count", type=int, default=1200)
     parser.add_argument("--profile", action="store_true", help="also py-spy the gateways in one more max run")

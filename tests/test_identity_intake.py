@@ -121,6 +121,7 @@ async def test_a_verified_result_is_reused_from_the_cache_under_a_keyed_hash(ver
     outcomes = [r["outcome"] for r in await db.fetch("SELECT outcome FROM identity_checks ORDER BY id")]
     assert outcomes == ["verified", "cached"]
     assert await db.fetchval("SELECT count(DISTINCT identity_evidence_id) FROM dossiers") == 1
+    assert await db.fetchval("SELECT count(*) FROM dossiers WHERE identity_evidence_id IS NULL") == 0
     key = await db.fetchval("SELECT key FROM identity_cache")
     assert len(key) == 32 and b"001090123456" not in key and "001090123456" not in key.hex()
 

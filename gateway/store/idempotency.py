@@ -20,9 +20,20 @@ class Claim:
     response_body: bytes | None = None
 
 
+_INSERT_CLAIM = (
+    "INSERT INTO idempotency_keys (organisation_id, key, request_hash, state) VALUES ($1, $2, $3, 'in_flight')"
+    " ON CONFLICT DO NOTHING RETURNING locked_at"
+)
+
+
 async def claim(
     conn: asyncpg.Connection, organisation_id: int, key: str, request_hash: bytes, lease_seconds: int, ttl_hours: int
 ) -> Claim:
+    # The common case, a key never seen, is one statement (no transaction around it); only a key already there
+    # needs the transaction below.
+    locked_at = await conn.fetchval(_INSERT_CLAIM, organisation_id, key, request_hash)
+    if locked_at is not None:
+        return Claim("new", locked_at)
     async with conn.transaction():
         # Answers older than the replay window are forgotten; the key may then be used afresh.
         await conn.execute(
@@ -32,13 +43,7 @@ async def claim(
             key,
             ttl_hours,
         )
-        locked_at = await conn.fetchval(
-            "INSERT INTO idempotency_keys (organisation_id, key, request_hash, state) VALUES ($1, $2, $3, 'in_flight')"
-            " ON CONFLICT DO NOTHING RETURNING locked_at",
-            organisation_id,
-            key,
-            request_hash,
-        )
+        locked_at = await conn.fetchval(_INSERT_CLAIM, organisation_id, key, request_hash)
         if locked_at is not None:
             return Claim("new", locked_at)
         row = await conn.fetchrow(

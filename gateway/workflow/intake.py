@@ -234,8 +234,9 @@ async def commit(
             agency_code=agency.identifier,
             submitter_org_id=principal.organisation_id,
             channel=prepared.request.channel.type,
-            status="received",
+            status=TRANSITIONS["received"].to,
             identity_status=identity_status,
+            identity_evidence_id=verification.evidence_id,  # a cached verification's: known already
             received_at=prepared.received_at,
             appointment_at=prepared.appointment_at,
             pin_salt=salt,
@@ -245,7 +246,7 @@ async def commit(
             routing=receipt["routing"],
             receipt=stored_receipt,
         )
-        await dossiers.append_event(
+        await dossiers.append_first_event(
             conn,
             dossier_id,
             type="received",
@@ -257,7 +258,7 @@ async def commit(
         evidence_id = await identity.record(
             services, conn, verification, dossier_id=dossier_id, organisation_id=principal.organisation_id
         )
-        if evidence_id is not None:
+        if evidence_id is not None and evidence_id != verification.evidence_id:  # a fresh answer's, stored now
             await identity_store.set_dossier_identity(conn, dossier_id, identity_status, evidence_id)
         deliver_at = None
         if identity_status == "pending":
