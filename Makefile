@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(PY) -m bench.bench_upload
 	$(PY) -m bench.bench_sync
 	$(PY) -m bench.bench_intake --profile
+	$(PY) -m bench.bench_intake --agencies 34
 	$(PY) -m bench.bench_tracking --profile
 
 lint: $(STAMP)

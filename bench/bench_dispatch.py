@@ -141,10 +141,11 @@ async def _insert_baseline(dsn: str, count: int, concurrency: int) -> tuple[floa
 
 async def _paced(
     services: Services, org_id: int, label: str, count: int, rate: float, workers: int
-) -> tuple[float, list[float]]:
+) -> tuple[float, list[tuple[float, float]]]:
     """Open loop: `count` messages enqueued at `rate` per second (each committed on its own, as intake would)
     while `workers` run_forever loops (the production worker, polling every MOTCUA_WORKER_POLL_SECONDS when
-    idle) drain them; achieved rate and each message's latency from its commit (created_at) to delivered_at."""
+    idle) drain them; achieved rate and, per message, (seconds since the first was committed, its latency from
+    its commit (created_at) to delivered_at)."""
     stop = asyncio.Event()
     loops = [asyncio.create_task(worker.run_forever(services, stop)) for _ in range(workers)]
     started = time.perf_counter()
@@ -166,12 +167,14 @@ async def _paced(
         await asyncio.gather(*loops)
     async with services.pool.acquire() as conn:
         rows = await conn.fetch(
-            "SELECT extract(epoch FROM o.delivered_at - o.created_at) * 1000 AS ms FROM outbox o JOIN dossiers d"
-            " ON d.id = o.dossier_id WHERE d.code LIKE $1 AND o.status = 'delivered' AND o.kind = 'agency.deliver'",
+            "SELECT extract(epoch FROM o.delivered_at - o.created_at) * 1000 AS ms,"
+            " extract(epoch FROM o.created_at - min(o.created_at) OVER ()) AS since_first"
+            " FROM outbox o JOIN dossiers d ON d.id = o.dossier_id"
+            " WHERE d.code LIKE $1 AND o.status = 'delivered' AND o.kind = 'agency.deliver'",
             f"%-{label}%",
         )
     assert len(rows) == count, f"{len(rows)} of {count} paced messages delivered"
-    return elapsed, [float(r["ms"]) for r in rows]
+    return elapsed, [(float(r["since_first"]), float(r["ms"])) for r in rows]
 
 
 async def run(count: int, base: Path) -> str:
@@ -224,6 +227,8 @@ async def run(count: int, base: Path) -> str:
         rate = count / four_total / 2
         paced = max(200, int(rate * 10))
         half_total, half_lat = await _paced(services, org_id, "half", paced, rate, 4)
+        warm = settings.worker_poll_seconds  # a worker asleep when the load starts wakes within one idle poll
+        steady = [ms for since_first, ms in half_lat if since_first >= warm]
 
         async with services.pool.acquire() as conn:
             left = await conn.fetchval(
@@ -279,9 +284,17 @@ async def run(count: int, base: Path) -> str:
                           None, "") + against(four_total, base_four_total, ins_four_total),
                 rate_line(
                     f"dispatch, half load: {paced} messages enqueued at {rate:,.0f}/s (50% of the 4-worker max),"
-                    f" 4 workers run_forever (poll every {settings.worker_poll_seconds:g} s when idle); latency"
-                    " from each message's commit to delivered", paced, half_total, half_lat, None, "",
+                    f" 4 workers run_forever (poll every {settings.worker_poll_seconds:g} s when idle,"
+                    f" {worker.ACTIVE_POLL_SECONDS:g} s for {worker.ACTIVE_SECONDS:g} s after work); latency from"
+                    " each message's commit to delivered, all", paced, half_total, [ms for _, ms in half_lat],
+                    None, "",
                 ),
+                rate_line(
+                    f"  the same after the first {warm:g} s (workers awake: the steady state)", len(steady),
+                    half_total * len(steady) / paced, steady, None, "",
+                ),
+                f"  the first {warm:g} s (workers waking from their idle poll): {paced - len(steady)} messages,"
+                f" slowest {max(ms for t, ms in half_lat if t < warm):.0f} ms",
             ]
         )  # fmt: skip
     finally:

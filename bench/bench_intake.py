@@ -62,10 +62,10 @@ class Requests:
     """Intake requests: a fresh Idempotency-Key and a fresh S10 item number each; the applicants' residences
     taken in turn from `communes`."""
 
-    def __init__(self, key: str, communes: list[str]) -> None:
+    def __init__(self, key: str, communes: list[str] | None = None) -> None:
         self.key = key
         self.serial = 10_000_000
-        self.communes = communes
+        self.communes = communes or residences(1)
 
     def make(self, people: list, label: str) -> list[bytes]:
         out = []
@@ -246,7 +246,8 @@ def main() -> None:
     parser.add_argument("--fresh-count", type=int, default=1200)
     parser.add_argument("--profile", action="store_true", help="also py-spy the gateways in one more max run")
     args = parser.parse_args()
-    run_and_record("intake", lambda base: run(args, base))
+    name = "intake" if args.agencies == 1 else f"intake-{args.agencies}-agencies"
+    run_and_record(name, lambda base: run(args, base))
 
 
 if __name__ == "__main__":

@@ -192,15 +192,29 @@ async def _retry_or_bury(
     return "dead" if row["status"] == "dead" else "retry"
 
 
+# While work keeps coming, an idle worker looks again this soon rather than after MOTCUA_WORKER_POLL_SECONDS:
+# a message committed just after a look waited up to the whole poll (the p99 of dispatch at half load was the
+# 1 s poll). After ACTIVE_SECONDS without work it goes back to the configured poll, so an idle system is quiet.
+ACTIVE_POLL_SECONDS = 0.05
+ACTIVE_SECONDS = 5.0
+
+
 async def run_forever(services: Services, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
     log.info("worker.started", kinds=kinds(services))
+    loop = asyncio.get_running_loop()
+    last_busy = -ACTIVE_SECONDS
     while not stop.is_set():
         try:
             busy = await run_once(services)
-        except Exception:  # database away: wait and try again
+        except Exception:  # database away: wait the whole poll and try again
             log.warning("worker.poll_failed", exc_info=True)
-            busy = False
-        if not busy:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), services.settings.worker_poll_seconds)
+            busy, last_busy = False, -ACTIVE_SECONDS
+        if busy:
+            last_busy = loop.time()
+            continue
+        poll = services.settings.worker_poll_seconds
+        if loop.time() - last_busy < ACTIVE_SECONDS:
+            poll = min(poll, ACTIVE_POLL_SECONDS)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), poll)

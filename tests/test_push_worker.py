@@ -89,3 +89,25 @@ async def test_past_the_budget_pushes_go_dead_and_replay_delivers_them(gateway, 
     assert replayed.status == 200, await replayed.text()
     seen = await _until(lambda: _full(agency, 1))
     assert seen["dossiers"] == [code]
+
+
+async def test_while_work_keeps_coming_an_idle_worker_looks_again_soon(aiohttp_client, settings, orgs, db):
+    """With a 3 s idle poll, a worker that has just pushed one dossier takes the next one, filed half a second
+    later, within 1.5 s: for a few seconds after work it looks every ACTIVE_POLL_SECONDS, not every 3 s."""
+    slow_poll = settings.model_copy(update={"worker_poll_seconds": 3.0, "delivery_timeout_seconds": 2.0})
+    client = await aiohttp_client(create_app(slow_poll, with_worker=True))
+    config = AgencySimulatorConfig(jwks_url=str(client.make_url("/.well-known/jwks.json")), agency_code=AGENCY)
+    runner, url = await start_agency_simulator(config)
+    try:
+        await endpoints.set_endpoint(db, AGENCY, f"{url}/inbox")
+
+        async def received(n: int):
+            return len((await simulator(url))["dossiers"]) >= n
+
+        await _file(client, orgs, "active-1")
+        await _until(lambda: received(1), seconds=10)  # within one 3 s poll
+        await asyncio.sleep(0.5)  # the worker has found nothing more since: without the active poll, asleep 3 s
+        await _file(client, orgs, "active-2")
+        await _until(lambda: received(2), seconds=1.5)
+    finally:
+        await runner.cleanup()
