@@ -13,15 +13,51 @@ with the dossier's own code and no failed attempt may be recorded, or nothing is
 
 import argparse
 import json
+import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 
 from bench.bench_intake import Citizens, Requests
-from bench.harness import Run, check_statuses, http_request, load, measure_path, run_and_record, stack
+from bench.harness import (
+    Children,
+    Run,
+    check_statuses,
+    http_request,
+    load,
+    measure_path,
+    run_and_record,
+    stack,
+)
 from bench.machine import describe
 from gateway.api.tracking import PIN_HEADER
+
+# The floor of any look-up on this stack: aiohttp answering each request with one asyncpg read of the dossier by
+# its code (pooled, no transaction), nothing else: no PIN, no limits, no view.
+FLOOR = """
+import asyncio, sys
+import asyncpg
+from aiohttp import web
+
+async def pool(app):
+    app["pool"] = await asyncpg.create_pool(sys.argv[2], min_size=16, max_size=16)
+    yield
+    await app["pool"].close()
+
+async def look_up(request):
+    row = await request.app["pool"].fetchrow(
+        "SELECT code, status FROM dossiers WHERE code = $1", request.match_info["code"]
+    )
+    return web.json_response({"code": row["code"], "status": row["status"]} if row else {}, status=200 if row else 404)
+
+app = web.Application()
+app.cleanup_ctx.append(pool)
+app.router.add_get("/v1/track/{code}", look_up)
+app.router.add_get("/", lambda request: web.json_response({}))
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+"""
 
 
 async def run(args: argparse.Namespace, base: Path) -> str:
@@ -56,7 +92,7 @@ async def run(args: argparse.Namespace, base: Path) -> str:
             failures = await conn.fetchval("SELECT count(*) FROM tracking_failures")
             assert failures == 0, f"{failures} failed tracking attempts recorded"
 
-        lines, _ = await measure_path(
+        lines, runs = await measure_path(
             setup,
             "tracking look-up",
             make,
@@ -65,6 +101,27 @@ async def run(args: argparse.Namespace, base: Path) -> str:
             max_count=args.count,
             profile="tracking" if args.profile else None,
         )
+        floor = Children("one-read floor", base / "floor.log")
+        await floor.start([sys.executable, "-c", FLOOR, "{port}", dsn], dict(os.environ), args.servers, "/")
+        try:
+            floor_max = await load(
+                base,
+                requests=make(args.count, "floor"),
+                ports=floor.ports,
+                concurrency=args.concurrency,
+                generators=args.generators,
+                watch={"floor servers": floor.ticks, "PostgreSQL": setup.postgres},
+            )
+        finally:
+            await floor.stop()
+        check_statuses(floor_max, 200, "one-read floor")
+        per_request = runs["max"].wall / runs["max"].count / (floor_max.wall / floor_max.count)
+        lines += [
+            f"floor: aiohttp + one pooled asyncpg read of the dossier by code (no PIN, no limits, no view),"
+            f" {args.servers} processes, {args.concurrency} connections, the same requests: {floor_max.figures()};"
+            f" the look-up takes {per_request:.1f}x its time per request",
+            f"  {floor_max.cores()}",
+        ]
         await conn.close()
     return "\n".join(
         [
