@@ -85,9 +85,7 @@ async def _file(client, org, key: str, **changes):
     return answer
 
 
-async def test_a_known_applicant_is_verified_with_signed_evidence_and_an_audit_row(
-    verified_client, orgs, db, personal
-):
+async def test_a_known_applicant_is_verified_with_signed_evidence_and_an_audit_row(verified_client, orgs, db, personal):
     """The sample applicant is in the register: the dossier is verified, the signed answer is kept with its hash,
     sealed (it names the citizen) and read back whole, and the call is audited with the dossier, the officer,
     the request id, the outcome and the latency."""
