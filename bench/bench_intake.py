@@ -23,7 +23,17 @@ from pathlib import Path
 import asyncpg
 
 from adapters.postal.s10 import check_digit
-from bench.harness import Children, Run, check_statuses, http_request, load, measure_path, run_and_record, stack
+from bench.harness import (
+    Children,
+    Run,
+    check_statuses,
+    http_request,
+    load,
+    measure_path,
+    run_and_record,
+    stack,
+    start_floor,
+)
 from bench.machine import describe
 from identity.keys import create_demo_keys
 from identity.simulator import generate_population
@@ -187,7 +197,7 @@ async def run(args: argparse.Namespace, base: Path) -> str:
 
             baseline = requests.make(known[:1], "baseline")[0]
             await mark()
-            cached_lines, _ = await measure_path(
+            cached_lines, cached_runs = await measure_path(
                 setup,
                 "intake, identity cached",
                 cached,
@@ -205,6 +215,26 @@ async def run(args: argparse.Namespace, base: Path) -> str:
                 max_count=args.fresh_count,
                 profile="intake-fresh" if args.profile else None,
             )
+            floor = await start_floor(base, dsn, args.servers)
+            try:
+                floor_max = await load(
+                    base,
+                    requests=cached(args.cached_count, "floor"),
+                    ports=floor.ports,
+                    concurrency=args.concurrency,
+                    generators=args.generators,
+                    watch={"floor servers": floor.ticks, "PostgreSQL": setup.postgres},
+                )
+            finally:
+                await floor.stop()
+            check_statuses(floor_max, 201, "intake floor")
+            per_request = cached_runs["max"].wall / cached_runs["max"].count / (floor_max.wall / floor_max.count)
+            floor_lines = [
+                "floor: aiohttp + the same JSON bodies parsed and stored in one durable insert transaction each"
+                f" (nothing else), {args.servers} processes, {args.concurrency} connections: {floor_max.figures()};"
+                f" the cached intake takes {per_request:.1f}x its time per request",
+                f"  {floor_max.cores()}",
+            ]
             await conn.close()
         return "\n".join(
             [
@@ -222,6 +252,7 @@ async def run(args: argparse.Namespace, base: Path) -> str:
                 " answer, one identity audit row per dossier ('cached' or 'verified')",
                 *cached_lines,
                 *fresh_lines,
+                *floor_lines,
             ]
         )
     finally:

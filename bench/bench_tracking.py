@@ -13,8 +13,6 @@ with the dossier's own code and no failed attempt may be recorded, or nothing is
 
 import argparse
 import json
-import os
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +20,6 @@ import asyncpg
 
 from bench.bench_intake import Citizens, Requests
 from bench.harness import (
-    Children,
     Run,
     check_statuses,
     http_request,
@@ -30,34 +27,10 @@ from bench.harness import (
     measure_path,
     run_and_record,
     stack,
+    start_floor,
 )
 from bench.machine import describe
 from gateway.api.tracking import PIN_HEADER
-
-# The floor of any look-up on this stack: aiohttp answering each request with one asyncpg read of the dossier by
-# its code (pooled, no transaction), nothing else: no PIN, no limits, no view.
-FLOOR = """
-import asyncio, sys
-import asyncpg
-from aiohttp import web
-
-async def pool(app):
-    app["pool"] = await asyncpg.create_pool(sys.argv[2], min_size=16, max_size=16)
-    yield
-    await app["pool"].close()
-
-async def look_up(request):
-    row = await request.app["pool"].fetchrow(
-        "SELECT code, status FROM dossiers WHERE code = $1", request.match_info["code"]
-    )
-    return web.json_response({"code": row["code"], "status": row["status"]} if row else {}, status=200 if row else 404)
-
-app = web.Application()
-app.cleanup_ctx.append(pool)
-app.router.add_get("/v1/track/{code}", look_up)
-app.router.add_get("/", lambda request: web.json_response({}))
-web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
-"""
 
 
 async def run(args: argparse.Namespace, base: Path) -> str:
@@ -101,8 +74,7 @@ async def run(args: argparse.Namespace, base: Path) -> str:
             max_count=args.count,
             profile="tracking" if args.profile else None,
         )
-        floor = Children("one-read floor", base / "floor.log")
-        await floor.start([sys.executable, "-c", FLOOR, "{port}", dsn], dict(os.environ), args.servers, "/")
+        floor = await start_floor(base, dsn, args.servers)
         try:
             floor_max = await load(
                 base,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 from aiohttp import web
 
 from gateway.store.embedded import free_port
@@ -66,6 +67,53 @@ app = web.Application()
 app.router.add_route("*", "/{tail:.*}", hello)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
 """
+
+
+# The floor of a path on this stack: aiohttp doing the least such a request must do against PostgreSQL and
+# nothing else. A look-up: one pooled read of the dossier by its code (no PIN, no limits, no view). An intake:
+# the JSON body parsed and stored in one durable insert transaction (no validation, routing, receipt, sealing,
+# idempotency or timeline).
+FLOOR = """
+import json, sys
+import asyncpg
+from aiohttp import web
+
+async def pool(app):
+    app["pool"] = await asyncpg.create_pool(sys.argv[2], min_size=16, max_size=16)
+    yield
+    await app["pool"].close()
+
+async def look_up(request):
+    row = await request.app["pool"].fetchrow(
+        "SELECT code, status FROM dossiers WHERE code = $1", request.match_info["code"]
+    )
+    return web.json_response({"code": row["code"], "status": row["status"]} if row else {}, status=200 if row else 404)
+
+async def intake(request):
+    body = json.loads(await request.read())
+    async with request.app["pool"].acquire() as conn, conn.transaction():
+        new = await conn.fetchval("INSERT INTO bench_floor (body) VALUES ($1::jsonb) RETURNING id", json.dumps(body))
+    return web.json_response({"id": new}, status=201)
+
+app = web.Application()
+app.cleanup_ctx.append(pool)
+app.router.add_get("/v1/track/{code}", look_up)
+app.router.add_post("/v1/dossiers", intake)
+app.router.add_get("/", lambda request: web.json_response({}))
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+"""
+
+
+async def start_floor(base: Path, dsn: str, count: int) -> "Children":
+    """`count` floor servers (FLOOR) on the bench's database."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, body jsonb NOT NULL)")
+    finally:
+        await conn.close()
+    floor = Children("floor", base / "floor.log")
+    await floor.start([sys.executable, "-c", FLOOR, "{port}", dsn], dict(os.environ), count, "/")
+    return floor
 
 
 def clock_ticks(pid: int, *, children: bool = False) -> int:
