@@ -27,7 +27,8 @@ from identity.simulator import SimulatorConfig, start_simulator
 from tests.agency_simulator import simulator
 from tests.conftest import SECRET
 from tests.processes import WorkerProcess, motcua_env
-from tests.samples import counter_dossier, file_dossier, pdf, postal_dossier, sha256
+from tests.samples import counter_dossier, file_dossier, postal_dossier
+from tests.test_online_intake import push_body
 
 TOKEN = "metrics-" + "t" * 40
 AGENCY = "000.00.10.H26"
@@ -65,24 +66,7 @@ def family(samples: Samples, name: str) -> dict[frozenset[tuple[str, str]], floa
 
 def online_push(reference: str) -> dict:
     """An online dossier as the portal pushes it; its file is to be fetched from the portal later."""
-    content = pdf(f"tờ khai {reference}")
-    return {
-        "portal_reference": reference,
-        "procedure_code": "2.000488",
-        "applicant": postal_dossier()["applicant"],
-        "documents": [
-            {
-                "component_code": "TK_LLTP",
-                "name": "Tờ khai",
-                "sha256": sha256(content),
-                "size": len(content),
-                "media_type": "application/pdf",
-                "url": f"https://dichvucong.example.gov.vn/tep/{reference}/TK_LLTP.pdf",
-            }
-        ],
-        "return_method": {"type": "counter"},
-        "submitted_at": "20260115201512",
-    }
+    return push_body(reference)
 
 
 async def _post(client, path: str, org, body, key: str | None = "k") -> aiohttp.ClientResponse:
