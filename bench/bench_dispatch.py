@@ -5,13 +5,15 @@ the same body to a hello-world handler, all in one process and one run.
 Run: .venv/bin/python -m bench.bench_dispatch [--dossiers N]
 
 Everything is real: a private PostgreSQL (claims, receipts and 'forwarded' events are written there), the
-simulator on a real socket fetching the gateway's JWKS from another real socket, Ed25519 JWS both ways. The
-simulator runs in the same process (and event loop), so every figure includes its cost.
+simulator in a process of its own (it is the agency's system, not ours) on a real socket, fetching the
+gateway's JWKS from another real socket, Ed25519 JWS both ways. The workers and the baselines share this one
+process and event loop.
 """
 
 import argparse
 import asyncio
 import os
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,8 +23,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import SecretStr
 
-from adapters.agency.simulator import AgencySimulatorConfig, start_agency_simulator
-from bench.harness import INSERT_TABLE, rate_line, run_and_record, serve
+from bench.harness import INSERT_TABLE, Children, rate_line, run_and_record, serve
 from bench.machine import describe
 from gateway import jws, worker
 from gateway.app import build_services
@@ -182,6 +183,7 @@ async def run(count: int, base: Path) -> str:
     admin_url = await asyncio.to_thread(server.start)
     runners: list[web.AppRunner] = []
     services = None
+    agency = None
     try:
         await ensure_database(admin_url, "bench")
         key_file = base / "keys" / "delivery.key"
@@ -198,10 +200,18 @@ async def run(count: int, base: Path) -> str:
         )  # what gateway.api serves
         runner, jwks_url = await serve(jwks)
         runners.append(runner)
-        runner, sim_url = await start_agency_simulator(
-            AgencySimulatorConfig(jwks_url=f"{jwks_url}/.well-known/jwks.json", agency_code=AGENCY)
+        # The agency is another system: its own process (its Ed25519 checks are not this process's CPU).
+        agency = Children("agency simulator", base / "agency.log")
+        await agency.start(
+            [
+                *(sys.executable, "-m", "adapters.agency.simulator", "--port", "{port}", "--agency-code", AGENCY),
+                *("--jwks-url", f"{jwks_url}/.well-known/jwks.json"),
+            ],
+            dict(os.environ),
+            1,
+            "/_simulator/received",
         )
-        runners.append(runner)
+        sim_url = f"http://127.0.0.1:{agency.ports[0]}"
         hello = web.Application()
         hello.router.add_post("/inbox", lambda _: web.json_response({"accepted": True}))
         runner, hello_url = await serve(hello)
@@ -262,8 +272,9 @@ async def run(count: int, base: Path) -> str:
                 f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
                 f"machine: {describe()}",
                 f"{count} agency.deliver messages per run, body {len(body):,} bytes (a sample postal dossier);"
-                " agency simulator (fetches the JWKS, verifies every Ed25519 JWS), baselines and workers in this"
-                f" one process and event loop, private PostgreSQL (fsync off). Each run_once claims up to"
+                " agency simulator in its own process (fetches the JWKS, verifies every Ed25519 JWS), baselines"
+                " and workers in this one process and event loop, private PostgreSQL (fsync off). Each run_once"
+                " claims up to"
                 f" {per_claim} pushes (one per dossier and target), makes them side by side on one HTTP session"
                 " (sign, POST, receipt + 'forwarded' event each) and marks the delivered ones in one UPDATE."
                 " Checked: every message delivered with its receipt, every dossier forwarded with its event,"
@@ -299,6 +310,8 @@ async def run(count: int, base: Path) -> str:
         )  # fmt: skip
     finally:
         await deliver.close()
+        if agency is not None:
+            await agency.stop()
         if services is not None and services.pool is not None:
             await services.pool.close()
         for runner in reversed(runners):

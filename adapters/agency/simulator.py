@@ -222,8 +222,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8091)
     parser.add_argument("--mode", choices=MODES, default="accept")
+    parser.add_argument("--agency-code", default="SIMULATED", help="the identifier it answers receipts as")
     args = parser.parse_args(argv)
-    config = AgencySimulatorConfig(jwks_url=args.jwks_url, mode=args.mode)
+    config = AgencySimulatorConfig(jwks_url=args.jwks_url, mode=args.mode, agency_code=args.agency_code)
     with contextlib.suppress(KeyboardInterrupt):
         web.run_app(create_app(config), host=args.host, port=args.port, access_log=None)
 
