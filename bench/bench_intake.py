@@ -29,10 +29,10 @@ from bench.harness import (
     check_statuses,
     http_request,
     load,
+    measure_floor,
     measure_path,
     run_and_record,
     stack,
-    start_floor,
 )
 from bench.machine import describe
 from identity.keys import create_demo_keys
@@ -215,26 +215,14 @@ async def run(args: argparse.Namespace, base: Path) -> str:
                 max_count=args.fresh_count,
                 profile="intake-fresh" if args.profile else None,
             )
-            floor = await start_floor(base, dsn, args.servers)
-            try:
-                floor_max = await load(
-                    base,
-                    requests=cached(args.cached_count, "floor"),
-                    ports=floor.ports,
-                    concurrency=args.concurrency,
-                    generators=args.generators,
-                    watch={"floor servers": floor.ticks, "PostgreSQL": setup.postgres},
-                )
-            finally:
-                await floor.stop()
-            check_statuses(floor_max, 201, "intake floor")
-            per_request = cached_runs["max"].wall / cached_runs["max"].count / (floor_max.wall / floor_max.count)
-            floor_lines = [
-                "floor: aiohttp + the same JSON bodies parsed and stored in one durable insert transaction each"
-                f" (nothing else), {args.servers} processes, {args.concurrency} connections: {floor_max.figures()};"
-                f" the cached intake takes {per_request:.1f}x its time per request",
-                f"  {floor_max.cores()}",
-            ]
+            floor_lines = await measure_floor(
+                setup,
+                cached(args.cached_count, "floor"),
+                201,
+                "the same JSON bodies parsed and stored in one durable insert transaction each (nothing else)",
+                "cached intake",
+                cached_runs["max"],
+            )
             await conn.close()
         return "\n".join(
             [

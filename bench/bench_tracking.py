@@ -24,10 +24,10 @@ from bench.harness import (
     check_statuses,
     http_request,
     load,
+    measure_floor,
     measure_path,
     run_and_record,
     stack,
-    start_floor,
 )
 from bench.machine import describe
 from gateway.api.tracking import PIN_HEADER
@@ -74,26 +74,14 @@ async def run(args: argparse.Namespace, base: Path) -> str:
             max_count=args.count,
             profile="tracking" if args.profile else None,
         )
-        floor = await start_floor(base, dsn, args.servers)
-        try:
-            floor_max = await load(
-                base,
-                requests=make(args.count, "floor"),
-                ports=floor.ports,
-                concurrency=args.concurrency,
-                generators=args.generators,
-                watch={"floor servers": floor.ticks, "PostgreSQL": setup.postgres},
-            )
-        finally:
-            await floor.stop()
-        check_statuses(floor_max, 200, "one-read floor")
-        per_request = runs["max"].wall / runs["max"].count / (floor_max.wall / floor_max.count)
-        lines += [
-            f"floor: aiohttp + one pooled asyncpg read of the dossier by code (no PIN, no limits, no view),"
-            f" {args.servers} processes, {args.concurrency} connections, the same requests: {floor_max.figures()};"
-            f" the look-up takes {per_request:.1f}x its time per request",
-            f"  {floor_max.cores()}",
-        ]
+        lines += await measure_floor(
+            setup,
+            make(args.count, "floor"),
+            200,
+            "one pooled asyncpg read of the dossier by code (no PIN, no limits, no view)",
+            "look-up",
+            runs["max"],
+        )
         await conn.close()
     return "\n".join(
         [

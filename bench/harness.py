@@ -104,7 +104,7 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log
 """
 
 
-async def start_floor(base: Path, dsn: str, count: int) -> "Children":
+async def _start_floor(base: Path, dsn: str, count: int) -> "Children":
     """`count` floor servers (FLOOR) on the bench's database."""
     conn = await asyncpg.connect(dsn)
     try:
@@ -578,3 +578,29 @@ async def profile_max(setup: Setup, name: str, requests: list[bytes], check) -> 
     RESULTS.mkdir(exist_ok=True)
     text = summarise(files, f"{name}: py-spy on {len(files)} gateway processes during a max-load run ({run.figures()})")
     (RESULTS / f"{name}-profile.txt").write_text(text + "\n" + run.cores() + "\n")
+
+
+async def measure_floor(
+    setup: Setup, requests: list[bytes], status: int, floor: str, path: str, path_max: Run
+) -> list[str]:
+    """The floor (FLOOR) answering the path's own `requests` at the path's concurrency, as many processes as the
+    path has servers: its figures, and how many times the floor's time per request the path takes at max."""
+    servers = await _start_floor(setup.base, setup.dsn, len(setup.ports))
+    try:
+        floor_max = await load(
+            setup.base,
+            requests=requests,
+            ports=servers.ports,
+            concurrency=setup.concurrency,
+            generators=setup.generators,
+            watch={"floor servers": servers.ticks, "PostgreSQL": setup.postgres},
+        )
+    finally:
+        await servers.stop()
+    check_statuses(floor_max, status, "floor")
+    per_request = path_max.wall / path_max.count / (floor_max.wall / floor_max.count)
+    return [
+        f"floor: aiohttp + {floor}, {len(setup.ports)} processes, {setup.concurrency} connections, the same requests:"
+        f" {floor_max.figures()}; the {path} takes {per_request:.1f}x its time per request",
+        f"  {floor_max.cores()}",
+    ]
