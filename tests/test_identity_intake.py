@@ -14,6 +14,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from gateway.app import create_app
+from gateway.keys import SERVICES
 from gateway.settings import Settings
 from gateway.store import identity as identity_store
 from gateway.store.embedded import free_port
@@ -245,3 +246,44 @@ async def test_a_cmnd_number_travels_as_a_secondary_identifier(verified_client, 
     assert b"001090123456" in signed
     body = personal.loads(await db.fetchval("SELECT body FROM dossiers"))
     assert body["applicant"]["cmnd_number"] == "012345678"
+
+
+async def test_an_intake_makes_seven_statements_fresh_or_cached(register, aiohttp_client, settings, orgs, db):
+    """Round trips to PostgreSQL are what an intake's time goes to (bench/README.md): the key, the idempotency
+    claim, the identity cache, then BEGIN, the dossier's code, ONE statement writing the rest, COMMIT. Counted
+    with asyncpg's own query logger on the pool's one connection, for a fresh verification and a cached one,
+    and checked to have written what the statements replaced one by one."""
+    client = await aiohttp_client(create_app(identity_settings(settings, register, db_pool_max=1, db_pool_min=1)))
+    pool = client.app[SERVICES].pool
+    statements: list[str] = []
+    async with pool.acquire() as conn:
+        conn.add_query_logger(lambda record: statements.append(" ".join(record.query.split())[:40]))
+    # The first intake of a process also has asyncpg look up the statements' types: another applicant's.
+    khoi = {"id_number": "840203004567", "full_name": "Lê Minh Khôi", "date_of_birth": "2003-02-11", "sex": "male"}
+    warm_up = postal_dossier()
+    warm_up["applicant"] |= khoi
+    answer = await client.post("/v1/dossiers", json=warm_up, headers={**orgs.postal.auth, "Idempotency-Key": "rt-0"})
+    assert answer.status == 201, await answer.text()
+    for key in ("rt-fresh", "rt-cached"):
+        statements.clear()
+        body = postal_dossier()
+        answer = await client.post("/v1/dossiers", json=body, headers={**orgs.postal.auth, "Idempotency-Key": key})
+        assert answer.status == 201, await answer.text()
+        assert (await answer.json())["identity_status"] == "verified"
+        assert len(statements) == 7, statements
+        assert statements[3:] == ["BEGIN;", statements[4], statements[5], "COMMIT;"], statements
+        assert statements[5].startswith("WITH evidence AS")
+    evidence = [row["identity_evidence_id"] for row in await db.fetch("SELECT * FROM dossiers ORDER BY id")]
+    assert len(evidence) == 3 and evidence[1] == evidence[2] != evidence[0] and None not in evidence
+    outcomes = [row["outcome"] for row in await db.fetch("SELECT outcome FROM identity_checks ORDER BY id")]
+    assert outcomes == ["verified", "verified", "cached"]
+    for table, rows in {
+        "dossier_events": 3,
+        "dossier_steps": 3,
+        "identity_evidence": 2,
+        "identity_cache": 2,
+        "s10_used": 1,  # the sample's one S10 number
+    }.items():
+        assert await db.fetchval(f"SELECT count(*) FROM {table}") == rows, table
+    assert await db.fetchval("SELECT count(*) FROM outbox WHERE kind = 'dvcqg.sync_dossier'") == 3
+    assert await db.fetchval("SELECT count(*) FROM idempotency_keys WHERE state = 'done'") == 3

@@ -120,44 +120,6 @@ async def append_event(
     return row
 
 
-async def append_first_event(
-    conn: asyncpg.Connection,
-    dossier_id: int,
-    *,
-    type: str,
-    status_after: str,
-    occurred_at: datetime,
-    actor_org_id: int | None,
-    data: dict[str, Any],
-) -> None:
-    """The first event of a dossier inserted in this same transaction, with the status it was inserted with:
-    `append_event` without its three reads and writes that cannot apply (no earlier event, no status to
-    move, no portal sync already waiting), three round trips fewer on the intake path."""
-    digest = event_hash(
-        None,
-        seq=1,
-        type=type,
-        status_after=status_after,
-        occurred_at=occurred_at,
-        actor_org_id=actor_org_id,
-        external_id=None,
-        data=data,
-    )
-    await conn.execute(
-        "WITH event AS (INSERT INTO dossier_events (dossier_id, seq, type, status_after, occurred_at, actor_org_id,"
-        " data, hash) VALUES ($1, 1, $2, $3, $4, $5, $6, $7))"
-        " INSERT INTO outbox (message_id, kind, dossier_id, payload) VALUES (gen_random_uuid(), $8, $1, '{}')",
-        dossier_id,
-        type,
-        status_after,
-        occurred_at,
-        actor_org_id,
-        data,
-        digest,
-        DVCQG_SYNC,
-    )
-
-
 async def queue_portal_sync(conn: asyncpg.Connection, dossier_id: int) -> None:
     """Every event reaches the National Public Service Portal: queue a sync of the dossier, unless one that no
     worker has claimed yet is waiting (it will read this event too: the handler reads from its cursor). The

@@ -1,8 +1,9 @@
 """Idempotency keys for intake: one answer per (organisation, key), whatever the retries.
 
 A key is claimed `in_flight` in its own short transaction, then marked `done` with the sealed answer in
-the same transaction as the dossier. A process that dies in between leaves the claim behind; after the
-lease it may be taken over, and the late original then fails to complete, so it rolls back.
+the same transaction as the dossier (by the intake's one statement, gateway/store/intake.py). A process that
+dies in between leaves the claim behind; after the lease it may be taken over, and the late original then
+fails to complete, so it rolls back.
 """
 
 from dataclasses import dataclass
@@ -62,22 +63,6 @@ async def claim(
             float(lease_seconds),
         )
         return Claim("new", taken) if taken else Claim("in_flight")
-
-
-async def complete(
-    conn: asyncpg.Connection, organisation_id: int, key: str, locked_at: datetime, status: int, body: bytes
-) -> bool:
-    """Record the answer; False if the claim was taken over meanwhile (the caller must roll back)."""
-    result = await conn.execute(
-        "UPDATE idempotency_keys SET state = 'done', response_status = $4, response_body = $5"
-        " WHERE organisation_id = $1 AND key = $2 AND state = 'in_flight' AND locked_at = $3",
-        organisation_id,
-        key,
-        locked_at,
-        status,
-        body,
-    )
-    return result.endswith(" 1")
 
 
 async def release(conn: asyncpg.Connection, organisation_id: int, key: str, locked_at: datetime) -> None:

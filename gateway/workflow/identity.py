@@ -21,6 +21,7 @@ import structlog
 from gateway.keys import Services
 from gateway.schemas import Applicant
 from gateway.store import identity as store
+from gateway.store import intake as intake_store
 from identity.errors import IdentityError, UntrustedAnswer
 from identity.model import CitizenQuery, RegisterAnswer
 from identity.rules import compare
@@ -147,6 +148,33 @@ def _observed(services: Services, verification: Verification) -> Verification:
         outcome = "error"
     services.metrics.identity_seconds.labels(outcome).observe((verification.latency_ms or 0.0) / 1000)
     return verification
+
+
+def for_new_dossier(
+    services: Services, verification: Verification
+) -> tuple[intake_store.Audit | None, intake_store.Evidence | None]:
+    """What `record` writes, as the intake's one statement takes it (gateway/store/intake.py): the audit row,
+    and a fresh answer's evidence with its cache entry when verified."""
+    audit = None
+    if verification.status != "not_checked":
+        audit = intake_store.Audit(
+            verification.officer,
+            verification.request_id or "-",
+            verification.audit_outcome,
+            verification.error_code,
+            verification.latency_ms,
+        )
+    evidence = None
+    if verification.answer is not None:
+        cache_seconds = services.settings.identity_cache_seconds
+        cached = verification.status == "verified" and verification.cache_key is not None and cache_seconds > 0
+        evidence = intake_store.Evidence(
+            verification.answer.request_id,
+            verification.answer.signed_xml,
+            verification.cache_key if cached else None,
+            datetime.now(UTC) + timedelta(seconds=cache_seconds) if cached else None,
+        )
+    return audit, evidence
 
 
 async def record(

@@ -19,8 +19,8 @@ from gateway.keys import Services
 from gateway.pages.links import TRACKING_PAGE, receipt_link
 from gateway.schemas import IntakeRequest, OnlineFiling, Receipt, UnitRef
 from gateway.security import hash_pin, new_pin, new_salt
-from gateway.store import dossiers, idempotency, outbox, postal
-from gateway.store import identity as identity_store
+from gateway.store import dossiers, outbox
+from gateway.store import intake as intake_store
 from gateway.store.clients import Principal
 from gateway.store.documents import download_path
 from gateway.workflow import documents, identity, online, steps
@@ -221,45 +221,55 @@ async def commit(
     agency = prepared.decision.agency
     pin, salt = new_pin(), new_salt()
     identity_status = DOSSIER_IDENTITY[verification.status]
+    audit, evidence = identity.for_new_dossier(services, verification)
     async with conn.transaction():
         code = await dossiers.allocate_code(conn, agency.identifier, prepared.received_at.astimezone(VN_TZ).date())
         link = receipt_link(services.receipt_links, code, pin)
         receipt = build_receipt(prepared, code, pin, identity_status, link)
         # The PIN (and the link sealing it) is handed out once; what is kept can be shown to the submitter.
         stored_receipt = {k: v for k, v in receipt.items() if k not in ("tracking_pin", "receipt_url")}
-        dossier_id = await dossiers.insert_dossier(
+        request = prepared.request
+        dossier_id, answered = await intake_store.insert(
             conn,
-            code=code,
-            procedure_code=prepared.procedure.code,
-            agency_code=agency.identifier,
-            submitter_org_id=principal.organisation_id,
-            channel=prepared.request.channel.type,
-            status=TRANSITIONS["received"].to,
-            identity_status=identity_status,
-            identity_evidence_id=verification.evidence_id,  # a cached verification's: known already
-            received_at=prepared.received_at,
-            appointment_at=prepared.appointment_at,
-            pin_salt=salt,
-            pin_hash=hash_pin(services.server_secret, salt, pin),
-            body=prepared.request.model_dump(mode="json"),
-            applicant_lookup=services.personal.lookup("id_number", prepared.request.applicant.id_number),
-            routing=receipt["routing"],
-            receipt=stored_receipt,
+            services.personal,
+            intake_store.NewDossier(
+                dossier={
+                    "code": code,
+                    "procedure_code": prepared.procedure.code,
+                    "agency_code": agency.identifier,
+                    "submitter_org_id": principal.organisation_id,
+                    "channel": request.channel.type,
+                    "status": TRANSITIONS["received"].to,
+                    "identity_status": identity_status,
+                    "identity_evidence_id": verification.evidence_id,  # a cached verification's; else a fresh one's
+                    "received_at": prepared.received_at,
+                    "appointment_at": prepared.appointment_at,
+                    "pin_salt": salt,
+                    "pin_hash": hash_pin(services.server_secret, salt, pin),
+                    "body": request.model_dump(mode="json"),
+                    "applicant_lookup": services.personal.lookup("id_number", request.applicant.id_number),
+                    "routing": receipt["routing"],
+                    "receipt": stored_receipt,
+                },
+                event={
+                    "type": "received",
+                    "status_after": TRANSITIONS["received"].to,
+                    "occurred_at": prepared.received_at,
+                    "actor_org_id": principal.organisation_id,
+                    "data": _received_data(prepared),
+                },
+                steps=[(step.order, step.agency.identifier, step.name) for step in prepared.decision.steps],
+                audit=audit,
+                evidence=evidence,
+                # VNPost's number for the sealed dossier: our own pool must not hand it out within 12 months.
+                item_number=request.channel.item_number if request.channel.type == "postal" else None,
+                idempotency=(principal.organisation_id, idempotency_key, claim_locked_at),
+                answer=services.sealer.seal(json.dumps(receipt, ensure_ascii=False).encode()),
+            ),
         )
-        await dossiers.append_first_event(
-            conn,
-            dossier_id,
-            type="received",
-            status_after=TRANSITIONS["received"].to,
-            occurred_at=prepared.received_at,
-            actor_org_id=principal.organisation_id,
-            data=_received_data(prepared),
-        )
-        evidence_id = await identity.record(
-            services, conn, verification, dossier_id=dossier_id, organisation_id=principal.organisation_id
-        )
-        if evidence_id is not None and evidence_id != verification.evidence_id:  # a fresh answer's, stored now
-            await identity_store.set_dossier_identity(conn, dossier_id, identity_status, evidence_id)
+        if not answered:
+            # Our claim expired and another request took the key over: roll back rather than duplicate.
+            raise IdempotencyLost()
         deliver_at = None
         if identity_status == "pending":
             # Forwarding waits for the verification, up to a limit; the retry worker releases it earlier.
@@ -267,21 +277,10 @@ async def commit(
             await outbox.enqueue(
                 conn, outbox.IDENTITY_VERIFY, dossier_id=dossier_id, target=None, payload={"code": code}
             )
-        await steps.open_dossier(conn, dossier_id, prepared.decision.steps)
         if not receipt["missing_components"]:
             await steps.start_first(conn, dossier_id, prepared.received_at, deliver_at)
-        if isinstance(prepared.request, OnlineFiling):
+        if isinstance(request, OnlineFiling):
             # The portal holds the files: fetch each from its URL (or the portal PUTs them to upload_urls).
-            await online.queue_fetches(conn, dossier_id, code, prepared.request.documents)
-        if prepared.request.channel.type == "postal":
-            # VNPost's number for the sealed dossier: our own pool must not hand it out within 12 months.
-            await postal.mark_used(conn, prepared.request.channel.item_number)
-        body = json.dumps(receipt, ensure_ascii=False).encode()
-        completed = await idempotency.complete(
-            conn, principal.organisation_id, idempotency_key, claim_locked_at, 201, services.sealer.seal(body)
-        )
-        if not completed:
-            # Our claim expired and another request took the key over: roll back rather than duplicate.
-            raise IdempotencyLost()
+            await online.queue_fetches(conn, dossier_id, code, request.documents)
     log.info("dossier.received", code=code, agency=agency.identifier, procedure=prepared.procedure.code)
     return receipt
