@@ -22,6 +22,10 @@ VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 PERIODS = ((time(7, 0), time(11, 30)), (time(13, 30), time(17, 0)))
 HOURS_PER_WORKING_DAY = 8
 END_OF_DAY = time(17, 0)
+# The working time of one working day, all its periods (8 h).
+WORKING_DAY = sum(
+    (datetime.combine(date.min, end) - datetime.combine(date.min, begin) for begin, end in PERIODS), timedelta()
+)
 ANNOUNCED_DAY_OFF = "Ngày nghỉ được công bố thêm"
 WEEKDAY_NAMES = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
 
@@ -43,6 +47,7 @@ class WorkingCalendar:
         )
         self._days_off = frozenset(self._reasons)
         self._extra_workdays = frozenset(extra_workdays)
+        self._working: dict[date, bool] = {}
 
     @property
     def extra_days_off(self) -> frozenset[date]:
@@ -51,6 +56,13 @@ class WorkingCalendar:
     # --- Days ------------------------------------------------------------------------------------------
 
     def is_working_day(self, day: date) -> bool:
+        # Asked ~40 times per appointment (every intake): the answer never changes for one calendar.
+        known = self._working.get(day)
+        if known is None:
+            known = self._working[day] = self._is_working_day(day)
+        return known
+
+    def _is_working_day(self, day: date) -> bool:
         if day in self._days_off:
             return False
         if day in self._extra_workdays:
@@ -119,6 +131,11 @@ class WorkingCalendar:
         current = self._start_of_work(start)
         remaining = amount
         while True:
+            if remaining > WORKING_DAY and current.time() == PERIODS[0][0]:
+                # A whole working day from its first instant: one step instead of one per period.
+                remaining -= WORKING_DAY
+                current = datetime.combine(self.next_working_day(current.date()), PERIODS[0][0], VN_TZ)
+                continue
             period_end = next(
                 datetime.combine(current.date(), end, VN_TZ) for begin, end in PERIODS if begin <= current.time() < end
             )

@@ -433,6 +433,31 @@ def test_working_time_between_inverts_add_working_time(start, amount):
     assert CALENDAR.working_time_between(start, CALENDAR.add_working_time(start, amount)) == amount
 
 
+def _period_by_period(start: datetime, amount: timedelta) -> datetime:
+    """add_working_time as first written: one working period at a time, never a whole day at once."""
+    current, remaining = CALENDAR._start_of_work(start), amount
+    while True:
+        end = next(datetime.combine(current.date(), e, VN_TZ) for b, e in PERIODS if b <= current.time() < e)
+        if remaining <= end - current:
+            return current + remaining
+        remaining -= end - current
+        current = CALENDAR._start_of_work(end)
+
+
+@hypothesis_settings(deadline=None)
+@given(
+    start=MOMENTS,
+    amount=st.one_of(
+        st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=15)),
+        st.integers(min_value=0, max_value=40).map(lambda days: hours(8 * days)),  # whole days: the shortcut's edge
+    ),
+)
+def test_whole_days_skipped_at_once_land_where_period_by_period_would(start, amount):
+    """add_working_time steps over a whole working day at once when it can; it ends exactly where counting
+    period by period does (a whole day from 07:00 ends at 17:00 that day, not 07:00 the next)."""
+    assert CALENDAR.add_working_time(start, amount) == _period_by_period(start, amount)
+
+
 @hypothesis_settings(deadline=None)
 @given(due=MOMENTS, stopped=MOMENTS, stop_length=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=30)))
 def test_a_stop_moves_the_due_date_by_exactly_its_working_time(due, stopped, stop_length):
