@@ -101,9 +101,8 @@ async def append_event(
         external_id=external_id,
         data=data,
     )
-    row = await conn.fetchrow(
-        "INSERT INTO dossier_events (dossier_id, seq, type, status_after, occurred_at, actor_org_id,"
-        " external_id, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING *",
+    return await conn.fetchrow(
+        _APPEND,
         dossier_id,
         seq,
         type,
@@ -114,10 +113,23 @@ async def append_event(
         data,
         prev_hash,
         digest,
+        DVCQG_SYNC,
     )
-    await conn.execute("UPDATE dossiers SET status = $2, updated_at = now() WHERE id = $1", dossier_id, status_after)
-    await queue_portal_sync(conn, dossier_id)
-    return row
+
+
+# The event, the dossier's new status and its portal-sync message (`queue_portal_sync`, below) in one statement:
+# each round trip costs more than the row it carries. PostgreSQL runs every data-modifying CTE to completion;
+# `waiting` locks the sync message it finds, as `queue_portal_sync` does.
+_APPEND = (
+    "WITH event AS (INSERT INTO dossier_events (dossier_id, seq, type, status_after, occurred_at, actor_org_id,"
+    " external_id, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10) RETURNING *),"
+    " moved AS (UPDATE dossiers SET status = $4, updated_at = now() WHERE id = $1),"
+    " waiting AS (SELECT id FROM outbox WHERE dossier_id = $1 AND kind = $11 AND status = 'pending'"
+    " AND attempts = 0 LIMIT 1 FOR UPDATE),"
+    " queued AS (INSERT INTO outbox (message_id, kind, dossier_id, payload)"
+    " SELECT gen_random_uuid(), $11, $1, '{}' WHERE NOT EXISTS (SELECT FROM waiting))"
+    " SELECT * FROM event"
+)
 
 
 async def queue_portal_sync(conn: asyncpg.Connection, dossier_id: int) -> None:

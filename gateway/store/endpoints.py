@@ -3,9 +3,20 @@
 import asyncpg
 
 
-async def get_endpoint(conn: asyncpg.Connection, agency_code: str) -> asyncpg.Record | None:
-    """The agency's endpoint row (agency_code, url, enabled, updated_at), or None: a pull agency."""
-    return await conn.fetchrow("SELECT * FROM agency_endpoints WHERE agency_code = $1", agency_code)
+async def endpoint_and_dossier(
+    conn: asyncpg.Connection, agency_code: str, dossier_id: int
+) -> tuple[dict | None, dict | None]:
+    """What a push needs, in one read: the agency's endpoint (url, enabled; None: a pull agency) and the
+    dossier's code and identity status (None: no such dossier)."""
+    row = await conn.fetchrow(
+        "SELECT e.url, e.enabled, d.code, d.identity_status FROM (SELECT 1) AS one"
+        " LEFT JOIN agency_endpoints e ON e.agency_code = $1 LEFT JOIN dossiers d ON d.id = $2",
+        agency_code,
+        dossier_id,
+    )
+    endpoint = {"url": row["url"], "enabled": row["enabled"]} if row["url"] is not None else None
+    dossier = {"code": row["code"], "identity_status": row["identity_status"]} if row["code"] is not None else None
+    return endpoint, dossier
 
 
 async def set_endpoint(conn: asyncpg.Connection, agency_code: str, url: str, *, enabled: bool = True) -> bool:

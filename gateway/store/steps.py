@@ -86,8 +86,20 @@ async def cancel_unfinished(conn: asyncpg.Connection, dossier_id: int, at: datet
     )
 
 
-async def by_message(conn: asyncpg.Connection, message_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM dossier_steps WHERE message_id = $1", message_id)
+async def forward(conn: asyncpg.Connection, dossier_id: int, message_id: uuid.UUID) -> list[asyncpg.Record]:
+    """The step the delivery `message_id` started moves from `received` to `forwarded` (if it is still there),
+    and the dossier's steps are read as they are after it, in one statement; the moved one has `moved`."""
+    return await conn.fetch(
+        "WITH moved AS (UPDATE dossier_steps SET status = 'forwarded'"
+        " WHERE dossier_id = $1 AND message_id = $2 AND status = 'received' RETURNING step_order, agency_code)"
+        " SELECT s.dossier_id, s.step_order, s.agency_code, s.name,"
+        " CASE WHEN m.step_order IS NULL THEN s.status ELSE 'forwarded' END AS status,"  # the CTE's snapshot is older
+        " s.message_id, s.started_at, s.finished_at, s.result, m.step_order IS NOT NULL AS moved"
+        " FROM dossier_steps s LEFT JOIN moved m USING (step_order, agency_code)"
+        " WHERE s.dossier_id = $1 ORDER BY s.step_order, s.agency_code",
+        dossier_id,
+        message_id,
+    )
 
 
 async def agency_has_started_step(conn: asyncpg.Connection, dossier_id: int, agency_code: str) -> bool:

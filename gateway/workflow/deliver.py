@@ -101,8 +101,7 @@ def _answer(text: str, content_type: str) -> Any:
 async def handle(services: Services, message: asyncpg.Record) -> bool:
     agency_code, message_id = message["target"], message["message_id"]
     async with services.connection() as conn:
-        endpoint = await endpoints.get_endpoint(conn, agency_code or "")
-        dossier = await conn.fetchrow("SELECT code, identity_status FROM dossiers WHERE id = $1", message["dossier_id"])
+        endpoint, dossier = await endpoints.endpoint_and_dossier(conn, agency_code or "", message["dossier_id"])
     if endpoint is None or not endpoint["enabled"]:
         raise NotPushable(f"agency {agency_code} has no enabled endpoint (pull delivery)")
     if dossier is None:

@@ -237,11 +237,11 @@ async def forwarded(
 ) -> tuple[asyncpg.Record | None, str, bool]:
     """The delivery `message_id` reached its agency: its step is forwarded (if nothing further happened to
     it). Returns the step moved (None if none), the dossier's new status and whether it is composite."""
-    step = await store.by_message(conn, uuid.UUID(message_id))
-    if step is None or step["status"] != "received":
+    all_steps = await store.forward(conn, dossier["id"], uuid.UUID(message_id))
+    moved = next((step for step in all_steps if step["moved"]), None)
+    if moved is None:
         return None, dossier["status"], False
-    status, composite = await move(conn, dossier["id"], step, "forwarded", at)
-    return step, status, composite
+    return moved, aggregate(step["status"] for step in all_steps), len(all_steps) > 1
 
 
 async def supplement_arrived(conn: asyncpg.Connection, dossier_id: int, at: datetime) -> str:
