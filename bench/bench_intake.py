@@ -223,6 +223,20 @@ async def run(args: argparse.Namespace, base: Path) -> str:
                 "cached intake",
                 cached_runs["max"],
             )
+            floor_lines += await measure_floor(
+                setup,
+                cached(args.cached_count, "write-floor"),
+                201,
+                "the database work of an intake and nothing else (bench/write_floor.py: the key claimed, then in one"
+                " transaction the code counter and the gateway's own one-statement write of the same rows, of the"
+                " same sizes; no authentication, validation, routing, receipt, sealing, identity cache or logging)",
+                "cached intake",
+                cached_runs["max"],
+                module="bench.write_floor",
+                name="write floor",
+            )
+            written = await conn.fetchval("SELECT count(*) FROM dossiers WHERE agency_code LIKE 'FLOOR-%'")
+            assert written == args.cached_count, f"the write floor stored {written} dossiers of {args.cached_count}"
             await conn.close()
         return "\n".join(
             [

@@ -104,15 +104,16 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log
 """
 
 
-async def _start_floor(base: Path, dsn: str, count: int) -> "Children":
-    """`count` floor servers (FLOOR) on the bench's database."""
+async def _start_floor(base: Path, dsn: str, count: int, module: str | None = None) -> "Children":
+    """`count` floor servers on the bench's database: FLOOR, or the program `python -m <module> PORT DSN`."""
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute("CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, body jsonb NOT NULL)")
     finally:
         await conn.close()
     floor = Children("floor", base / "floor.log")
-    await floor.start([sys.executable, "-c", FLOOR, "{port}", dsn], dict(os.environ), count, "/")
+    program = ["-c", FLOOR] if module is None else ["-m", module]
+    await floor.start([sys.executable, *program, "{port}", dsn], dict(os.environ), count, "/")
     return floor
 
 
@@ -581,11 +582,19 @@ async def profile_max(setup: Setup, name: str, requests: list[bytes], check) -> 
 
 
 async def measure_floor(
-    setup: Setup, requests: list[bytes], status: int, floor: str, path: str, path_max: Run
+    setup: Setup,
+    requests: list[bytes],
+    status: int,
+    floor: str,
+    path: str,
+    path_max: Run,
+    module: str | None = None,
+    name: str = "floor",
 ) -> list[str]:
-    """The floor (FLOOR) answering the path's own `requests` at the path's concurrency, as many processes as the
-    path has servers: its figures, and how many times the floor's time per request the path takes at max."""
-    servers = await _start_floor(setup.base, setup.dsn, len(setup.ports))
+    """The floor (FLOOR, or the server `module`) answering the path's own `requests` at the path's concurrency,
+    as many processes as the path has servers: its figures, and how many times the floor's time per request the
+    path takes at max."""
+    servers = await _start_floor(setup.base, setup.dsn, len(setup.ports), module)
     try:
         floor_max = await load(
             setup.base,
@@ -600,7 +609,7 @@ async def measure_floor(
     check_statuses(floor_max, status, "floor")
     per_request = path_max.wall / path_max.count / (floor_max.wall / floor_max.count)
     return [
-        f"floor: aiohttp + {floor}, {len(setup.ports)} processes, {setup.concurrency} connections, the same requests:"
+        f"{name}: aiohttp + {floor}, {len(setup.ports)} processes, {setup.concurrency} connections, the same requests:"
         f" {floor_max.figures()}; the {path} takes {per_request:.1f}x its time per request",
         f"  {floor_max.cores()}",
     ]
