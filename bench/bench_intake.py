@@ -206,7 +206,7 @@ async def run(args: argparse.Namespace, base: Path) -> str:
                 max_count=args.cached_count,
                 profile="intake-cached" if args.profile else None,
             )
-            fresh_lines, _ = await measure_path(
+            fresh_lines, fresh_runs = await measure_path(
                 setup,
                 "intake, fresh signed identity check",
                 fresh,
@@ -237,6 +237,24 @@ async def run(args: argparse.Namespace, base: Path) -> str:
             )
             written = await conn.fetchval("SELECT count(*) FROM dossiers WHERE agency_code LIKE 'FLOOR-%'")
             assert written == args.cached_count, f"the write floor stored {written} dossiers of {args.cached_count}"
+            fresh_floor_lines = await measure_floor(
+                setup,
+                fresh(args.fresh_count, "write-floor"),
+                201,
+                "the same with a fresh signed look-up per request first (the gateway's own client and simulator;"
+                " the signed answer stored as evidence, audited and cached; no matching rules)",
+                "fresh intake",
+                fresh_runs["max"],
+                module="bench.write_floor",
+                name="write floor, fresh identity",
+                args=("fresh",),
+                env=env,
+            )
+            evidence = await conn.fetchval(
+                "SELECT count(*) FROM identity_checks c JOIN dossiers d ON d.id = c.dossier_id"
+                " WHERE d.agency_code LIKE 'FLOOR-%' AND c.outcome = 'verified' AND d.identity_evidence_id IS NOT NULL"
+            )
+            assert evidence == args.fresh_count, f"the fresh write floor kept {evidence} answers of {args.fresh_count}"
             await conn.close()
         return "\n".join(
             [
@@ -255,6 +273,7 @@ async def run(args: argparse.Namespace, base: Path) -> str:
                 *cached_lines,
                 *fresh_lines,
                 *floor_lines,
+                *fresh_floor_lines,
             ]
         )
     finally:

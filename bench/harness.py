@@ -104,8 +104,11 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log
 """
 
 
-async def _start_floor(base: Path, dsn: str, count: int, module: str | None = None) -> "Children":
-    """`count` floor servers on the bench's database: FLOOR, or the program `python -m <module> PORT DSN`."""
+async def _start_floor(
+    base: Path, dsn: str, count: int, module: str | None = None, args: tuple[str, ...] = (), env: dict | None = None
+) -> "Children":
+    """`count` floor servers on the bench's database: FLOOR, or the program `python -m <module> PORT DSN *args`
+    (with `env` added to this process's environment)."""
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute("CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, body jsonb NOT NULL)")
@@ -113,7 +116,7 @@ async def _start_floor(base: Path, dsn: str, count: int, module: str | None = No
         await conn.close()
     floor = Children("floor", base / "floor.log")
     program = ["-c", FLOOR] if module is None else ["-m", module]
-    await floor.start([sys.executable, *program, "{port}", dsn], dict(os.environ), count, "/")
+    await floor.start([sys.executable, *program, "{port}", dsn, *args], dict(os.environ) | (env or {}), count, "/")
     return floor
 
 
@@ -590,11 +593,13 @@ async def measure_floor(
     path_max: Run,
     module: str | None = None,
     name: str = "floor",
+    args: tuple[str, ...] = (),
+    env: dict | None = None,
 ) -> list[str]:
     """The floor (FLOOR, or the server `module`) answering the path's own `requests` at the path's concurrency,
     as many processes as the path has servers: its figures, and how many times the floor's time per request the
     path takes at max."""
-    servers = await _start_floor(setup.base, setup.dsn, len(setup.ports), module)
+    servers = await _start_floor(setup.base, setup.dsn, len(setup.ports), module, args, env)
     try:
         floor_max = await load(
             setup.base,
@@ -602,7 +607,9 @@ async def measure_floor(
             ports=servers.ports,
             concurrency=setup.concurrency,
             generators=setup.generators,
-            watch={"floor servers": servers.ticks, "PostgreSQL": setup.postgres},
+            # The path's other parties (the identity simulator) too, gateways aside.
+            watch={"floor servers": servers.ticks, "PostgreSQL": setup.postgres}
+            | {name: ticks for name, ticks in setup.watch.items() if name not in ("gateway", "PostgreSQL")},
         )
     finally:
         await servers.stop()

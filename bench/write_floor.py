@@ -10,20 +10,29 @@ The values stored have a real intake's sizes: the routing and receipt of the las
 PostgreSQL does per request what it does for a real intake. Agencies are told apart by the applicant's
 commune, so the code counters spread as the gateway's do.
 
-Run by bench_intake (harness.measure_floor): python -m bench.write_floor PORT DSN
+With `fresh`, each applicant is first looked up in the population database as the gateway does (its own
+client: signed SOAP request, the signed answer checked), and the answer is stored as evidence with its audit and
+cache rows: the floor of an intake with a fresh identity check (no matching rules, no metrics).
+
+Run by bench_intake (harness.measure_floor): python -m bench.write_floor PORT DSN [fresh]
 """
 
 import json
 import os
 import sys
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 from aiohttp import web
 
+from gateway.personal import PersonalData
+from gateway.register import RegisterConnection, identity_config
+from gateway.settings import Settings
 from gateway.store import idempotency
 from gateway.store import intake as intake_store
 from gateway.store.dossiers import allocate_code
+from identity.model import CitizenQuery
 
 SEALED_GROWTH = 1.4  # a Fernet token (base64 of IV, ciphertext, MAC) is about this much longer than its text
 
@@ -41,8 +50,37 @@ async def _database(app: web.Application):
             " WHERE identity_evidence_id IS NOT NULL ORDER BY id DESC LIMIT 1"
         )
     app["pool"] = pool
+    app["register"] = None
+    if sys.argv[3:] == ["fresh"]:
+        settings = Settings()  # the gateway's MOTCUA_IDENTITY_* settings, from the environment
+        app["register"] = RegisterConnection(identity_config(settings))
+        await app["register"].start()
+        app["personal"] = PersonalData.from_secrets(os.urandom(32), [])
+        app["service_code"] = settings.identity_service_code
     yield
+    if app["register"] is not None:
+        await app["register"].close()
     await pool.close()
+
+
+async def _look_up(app: web.Application, applicant: dict) -> intake_store.Evidence:
+    """The signed look-up, as the gateway makes it; its answer as evidence, to be cached."""
+    answer = await app["register"].look_up(
+        CitizenQuery(
+            request_id=uuid.uuid4().hex,
+            id_number=applicant["id_number"],
+            full_name=applicant["full_name"],
+            birth_date=date.fromisoformat(applicant["date_of_birth"]),
+            birth_year=None,
+            officer="ORG-floor",
+            unit="-",
+            service_code=app["service_code"],
+        )
+    )
+    if not answer.found:
+        raise web.HTTPUnprocessableEntity()
+    until = datetime.now(UTC) + timedelta(days=1)
+    return intake_store.Evidence(answer.request_id, answer.signed_xml, os.urandom(32), until)
 
 
 async def intake(request: web.Request) -> web.Response:
@@ -51,6 +89,9 @@ async def intake(request: web.Request) -> web.Response:
     key = request.headers["Idempotency-Key"]
     now = datetime.now(UTC)
     agency = "FLOOR-" + body["applicant"]["residence"]["unit_code"]
+    evidence = None
+    if request.app["register"] is not None:  # the look-up holds no pooled connection, as in the gateway
+        evidence = await _look_up(request.app, body["applicant"])
     async with request.app["pool"].acquire() as conn:
         claim = await idempotency.claim(conn, organisation, key, os.urandom(32), 300, 24)
         if claim.outcome != "new":
@@ -60,7 +101,7 @@ async def intake(request: web.Request) -> web.Response:
             answer = json.dumps(sample["receipt"] | {"code": code}, ensure_ascii=False).encode()
             _, answered = await intake_store.insert(
                 conn,
-                None,  # no fresh evidence to seal: the verification is a cached one
+                request.app.get("personal"),  # seals a fresh answer kept as evidence
                 intake_store.NewDossier(
                     dossier={
                         "code": code,
@@ -70,7 +111,7 @@ async def intake(request: web.Request) -> web.Response:
                         "channel": "postal",
                         "status": "received",
                         "identity_status": "verified",
-                        "identity_evidence_id": sample["identity_evidence_id"],
+                        "identity_evidence_id": None if evidence else sample["identity_evidence_id"],
                         "received_at": now,
                         "appointment_at": now,
                         "pin_salt": os.urandom(16),
@@ -88,8 +129,14 @@ async def intake(request: web.Request) -> web.Response:
                         "data": {"channel": "postal", "appointment_at": now.isoformat()},
                     },
                     steps=[(1, agency, "floor")],
-                    audit=intake_store.Audit(f"ORG-{organisation}", "-", "cached", None, None),
-                    evidence=None,
+                    audit=intake_store.Audit(
+                        f"ORG-{organisation}",
+                        evidence.request_id if evidence else "-",
+                        "verified" if evidence else "cached",
+                        None,
+                        None,
+                    ),
+                    evidence=evidence,
                     item_number=body["channel"]["item_number"],
                     idempotency=(organisation, key, claim.locked_at),
                     answer=os.urandom(int(len(answer) * SEALED_GROWTH)),
