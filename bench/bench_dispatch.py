@@ -23,7 +23,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import SecretStr
 
-from bench.harness import INSERT_TABLE, Children, rate_line, run_and_record, serve
+from bench.harness import INSERT_TABLE, TICK, Children, clock_ticks, postgres_ticks, rate_line, run_and_record, serve
 from bench.machine import describe
 from gateway import jws, worker
 from gateway.app import build_services
@@ -89,6 +89,61 @@ async def _drain(services: Services, workers: int) -> tuple[float, list[float]]:
             t = time.perf_counter()
             if not await worker.run_once(services):
                 return
+            latencies.append((time.perf_counter() - t) * 1000)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(loop() for _ in range(workers)))
+    return time.perf_counter() - started, latencies
+
+
+class Cores:
+    """CPU taken during one phase, in cores (seconds of CPU per second of wall time): this process (the workers),
+    PostgreSQL, the agency simulator."""
+
+    def __init__(self, pgdata: Path, agency: Children) -> None:
+        self.parts = {
+            "workers (this process)": lambda: clock_ticks(os.getpid()),
+            "PostgreSQL": lambda: postgres_ticks(pgdata),
+            "agency simulator": agency.ticks,
+        }
+
+    def start(self) -> None:
+        self.started, self.ticks = time.perf_counter(), {name: read() for name, read in self.parts.items()}
+
+    def line(self) -> str:
+        wall = time.perf_counter() - self.started
+        used = {name: (read() - self.ticks[name]) / TICK / wall for name, read in self.parts.items()}
+        shown = ", ".join(f"{name} {cores:.2f}" for name, cores in used.items())
+        return f"  CPU in cores: {shown}; total {sum(used.values()):.2f} of {os.cpu_count()}"
+
+
+async def _write_floor(services: Services, workers: int) -> tuple[float, list[float]]:
+    """The database work of dispatch and nothing else: `workers` loops claiming up to the worker's batch, each
+    message's endpoint and dossier read and its receipt and 'forwarded' event recorded (deliver.record_receipt),
+    the batch marked delivered in one statement, as run_once does; no signing, no HTTP, no agency."""
+    latencies: list[float] = []
+    per_claim = worker.CONCURRENT[outbox.AGENCY_DELIVER]
+
+    async def push(message) -> None:
+        async with services.connection() as conn:
+            endpoint, dossier = await endpoints.endpoint_and_dossier(conn, message["target"], message["dossier_id"])
+        now = datetime.now(UTC)
+        receipt = {"mode": "push", "url": endpoint["url"], "status": 200, "answer": {"accepted": True}}
+        await deliver.record_receipt(services, message, dossier["code"], receipt, now)
+
+    async def loop() -> None:
+        while True:
+            t = time.perf_counter()
+            async with services.connection() as conn:
+                batch = await worker.claim_many(conn, 60, [outbox.AGENCY_DELIVER], per_claim)
+            if not batch:
+                return
+            await asyncio.gather(*(push(message) for message in batch))
+            async with services.connection() as conn:
+                await conn.execute(
+                    "UPDATE outbox SET status = 'delivered', delivered_at = now() WHERE id = ANY($1::bigint[])",
+                    [message["id"] for message in batch],
+                )
             latencies.append((time.perf_counter() - t) * 1000)
 
     started = time.perf_counter()
@@ -228,12 +283,17 @@ async def run(count: int, base: Path) -> str:
         await _drain(services, 1)  # keys fetched and cached, connections open
 
         per_claim = worker.CONCURRENT[outbox.AGENCY_DELIVER]
+        cores = Cores(server.pgdata, agency)
         async with services.pool.acquire() as conn:
             await _enqueue(conn, org_id, "one", count)
+        cores.start()
         one_total, one_lat = await _drain(services, 1)
+        one_cores = cores.line()
         async with services.pool.acquire() as conn:
             await _enqueue(conn, org_id, "four", count)
+        cores.start()
         four_total, four_lat = await _drain(services, 4)
+        four_cores = cores.line()
         rate = count / four_total / 2
         paced = max(200, int(rate * 10))
         half_total, half_lat = await _paced(services, org_id, "half", paced, rate, 4)
@@ -255,6 +315,19 @@ async def run(count: int, base: Path) -> str:
             seen = await answer.json()
         assert len(seen["messages"]) == total and not seen["rejected"], seen["rejected"]
         assert set(seen["messages"].values()) == {1}, "a message pushed more than once"
+
+        async with services.pool.acquire() as conn:
+            await _enqueue(conn, org_id, "floor", count)
+        cores.start()
+        floor_total, floor_lat = await _write_floor(services, 4)
+        floor_cores = cores.line()
+        async with services.pool.acquire() as conn:
+            floored = await conn.fetchval(
+                "SELECT count(*) FROM dossiers d JOIN outbox o ON o.dossier_id = d.id AND o.kind = 'agency.deliver'"
+                " WHERE d.code LIKE '%-floor-%' AND d.status = 'forwarded' AND o.status = 'delivered'"
+                " AND o.receipt IS NOT NULL"
+            )
+        assert floored == count, f"the write floor forwarded {floored} of {count}"
 
         body = deliver.request_body(message, "X", "not_checked")
         c1, c4 = per_claim, 4 * per_claim
@@ -287,12 +360,20 @@ async def run(count: int, base: Path) -> str:
                     "dispatch, 1 worker (claim + sign + push + verify + receipt/event + mark delivered);"
                     " latency per run_once", count, one_total, one_lat, None, "",
                 ) + against(one_total, base_one_total, ins_one_total),
+                one_cores,
                 _line(f"baseline: unsigned aiohttp POST, hello-world handler, {c4} clients", count,
                       base_four_total, base_four_lat, None),
                 _line(f"baseline: raw asyncpg insert transaction, {c4} connections", count,
                       ins_four_total, ins_four_lat, None),
                 rate_line("dispatch, 4 concurrent workers; latency per run_once", count, four_total, four_lat,
                           None, "") + against(four_total, base_four_total, ins_four_total),
+                four_cores,
+                rate_line(
+                    "write floor, 4 concurrent loops: the database work of dispatch and nothing else (claim, the"
+                    " endpoint and dossier read, receipt + 'forwarded' event, mark delivered; no signing, HTTP or"
+                    " agency); latency per claim", count, floor_total, floor_lat, None, "",
+                ) + f"; dispatch with 4 workers takes {four_total / floor_total:.1f}x its time",
+                floor_cores,
                 rate_line(
                     f"dispatch, half load: {paced} messages enqueued at {rate:,.0f}/s (50% of the 4-worker max),"
                     f" 4 workers run_forever (poll every {settings.worker_poll_seconds:g} s when idle,"

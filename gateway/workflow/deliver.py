@@ -136,12 +136,19 @@ async def handle(services: Services, message: asyncpg.Record) -> bool:
         "answer": _answer(text, content_type),
         "signed": {"kid": keys.kid, "body_sha256": hashlib.sha256(body).hexdigest(), "jws": signature},
     }
+    await record_receipt(services, message, dossier["code"], receipt, now)
+    log.info("deliver.pushed", agency=agency_code, message_id=str(message_id), code=dossier["code"])
+    return True
+
+
+async def record_receipt(
+    services: Services, message: asyncpg.Record, dossier_code: str, receipt: dict[str, Any], at: datetime
+) -> None:
+    """The agency's receipt kept on the message and the dossier's `forwarded` event, in one transaction."""
     async with services.connection() as conn, conn.transaction():
         await conn.execute(
             "UPDATE outbox SET receipt = $2 WHERE id = $1 AND status = 'pending'", message["id"], receipt
         )
         await record_forwarded(
-            conn, dossier["code"], at=now, actor_org_id=None, mode="push", message_id=str(message_id)
+            conn, dossier_code, at=at, actor_org_id=None, mode="push", message_id=str(message["message_id"])
         )
-    log.info("deliver.pushed", agency=agency_code, message_id=str(message_id), code=dossier["code"])
-    return True
