@@ -7,7 +7,7 @@ async def endpoint_and_dossier(
     conn: asyncpg.Connection, agency_code: str, dossier_id: int
 ) -> tuple[dict | None, dict | None]:
     """What a push needs, in one read: the agency's endpoint (url, enabled; None: a pull agency) and the
-    dossier's code and identity status (None: no such dossier)."""
+    dossier's code and identity status (None: no such dossier). One row whether or not either exists."""
     row = await conn.fetchrow(
         "SELECT e.url, e.enabled, d.code, d.identity_status FROM (SELECT 1) AS one"
         " LEFT JOIN agency_endpoints e ON e.agency_code = $1 LEFT JOIN dossiers d ON d.id = $2",

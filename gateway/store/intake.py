@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 
+from gateway.personal import PersonalData
 from gateway.store.dossiers import event_hash
 from gateway.store.identity import EVIDENCE_PURPOSE
 from gateway.store.outbox import DVCQG_SYNC
@@ -44,6 +45,8 @@ class Audit:
 
 @dataclass(frozen=True)
 class NewDossier:
+    """Everything the intake writes for one dossier."""
+
     dossier: dict[str, Any]  # the dossiers row's columns (identity_evidence_id: a cached verification's, or None)
     event: dict[str, Any]  # the first event: type, status_after, occurred_at, actor_org_id, data
     steps: list[tuple[int, str, str]]  # (order, agency code, name), all waiting
@@ -109,7 +112,7 @@ WITH evidence AS (
 ), sync AS (
     INSERT INTO outbox (message_id, kind, dossier_id, payload)
     SELECT gen_random_uuid(), {_p(12)}::text, dossier.id, '{{}}' FROM dossier
-), audit AS (
+), audit AS (  -- asked by the submitting organisation, the first event's actor
     INSERT INTO identity_checks (dossier_id, organisation_id, officer, request_id, outcome, error_code, latency_ms)
     SELECT dossier.id, {_p(9)}::bigint, {_p(13)}::text, {_p(14)}::text, {_p(15)}::text, {_p(16)}::text,
         {_p(17)}::double precision FROM dossier WHERE {_p(15)}::text IS NOT NULL
@@ -130,10 +133,10 @@ SELECT dossier.id, EXISTS (SELECT FROM answer) AS answered FROM dossier
 """
 
 
-async def insert(conn: asyncpg.Connection, personal, new: NewDossier) -> tuple[int, bool]:
+async def insert(conn: asyncpg.Connection, personal: PersonalData | None, new: NewDossier) -> tuple[int, bool]:
     """Write `new`; return the dossier's id and whether the idempotent answer was recorded (False: the claim
-    was taken over meanwhile, and the caller must roll back). Call inside the transaction that allocated the
-    dossier's code."""
+    was taken over meanwhile, and the caller must roll back). A fresh answer's evidence is sealed with `personal`
+    (None only when there is none). Call inside the transaction that allocated the dossier's code."""
     event = new.event
     digest = event_hash(
         None,
