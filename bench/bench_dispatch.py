@@ -120,7 +120,7 @@ class Cores:
 async def _write_floor(services: Services, workers: int) -> tuple[float, list[float]]:
     """The database work of dispatch and nothing else: `workers` loops claiming up to the worker's batch, each
     message's endpoint and dossier read and its receipt and 'forwarded' event recorded (deliver.record_receipt),
-    the batch marked delivered in one statement, as run_once does; no signing, no HTTP, no agency."""
+    the batch marked delivered as run_once marks it (worker.mark_delivered); no signing, no HTTP, no agency."""
     latencies: list[float] = []
     per_claim = worker.CONCURRENT[outbox.AGENCY_DELIVER]
 
@@ -140,10 +140,7 @@ async def _write_floor(services: Services, workers: int) -> tuple[float, list[fl
                 return
             await asyncio.gather(*(push(message) for message in batch))
             async with services.connection() as conn:
-                await conn.execute(
-                    "UPDATE outbox SET status = 'delivered', delivered_at = now() WHERE id = ANY($1::bigint[])",
-                    [message["id"] for message in batch],
-                )
+                await worker.mark_delivered(conn, [message["id"] for message in batch])
             latencies.append((time.perf_counter() - t) * 1000)
 
     started = time.perf_counter()
@@ -284,16 +281,17 @@ async def run(count: int, base: Path) -> str:
 
         per_claim = worker.CONCURRENT[outbox.AGENCY_DELIVER]
         cores = Cores(server.pgdata, agency)
-        async with services.pool.acquire() as conn:
-            await _enqueue(conn, org_id, "one", count)
-        cores.start()
-        one_total, one_lat = await _drain(services, 1)
-        one_cores = cores.line()
-        async with services.pool.acquire() as conn:
-            await _enqueue(conn, org_id, "four", count)
-        cores.start()
-        four_total, four_lat = await _drain(services, 4)
-        four_cores = cores.line()
+
+        async def phase(label: str, drain) -> tuple[float, list[float], str]:
+            """`count` fresh messages drained by `drain()`: its wall time and latencies, and the cores taken."""
+            async with services.pool.acquire() as conn:
+                await _enqueue(conn, org_id, label, count)
+            cores.start()
+            total, latencies = await drain()
+            return total, latencies, cores.line()
+
+        one_total, one_lat, one_cores = await phase("one", lambda: _drain(services, 1))
+        four_total, four_lat, four_cores = await phase("four", lambda: _drain(services, 4))
         rate = count / four_total / 2
         paced = max(200, int(rate * 10))
         half_total, half_lat = await _paced(services, org_id, "half", paced, rate, 4)
@@ -319,11 +317,7 @@ async def run(count: int, base: Path) -> str:
         assert len(seen["messages"]) == total and not seen["rejected"], seen["rejected"]
         assert set(seen["messages"].values()) == {1}, "a message pushed more than once"
 
-        async with services.pool.acquire() as conn:
-            await _enqueue(conn, org_id, "floor", count)
-        cores.start()
-        floor_total, floor_lat = await _write_floor(services, 4)
-        floor_cores = cores.line()
+        floor_total, floor_lat, floor_cores = await phase("floor", lambda: _write_floor(services, 4))
         async with services.pool.acquire() as conn:
             floored = await conn.fetchval(
                 "SELECT count(*) FROM dossiers d JOIN outbox o ON o.dossier_id = d.id AND o.kind = 'agency.deliver'"

@@ -122,17 +122,21 @@ async def run_once(services: Services) -> bool:
     else:
         outcomes = await _batch_handled(services, batched, batch)
     async with services.connection() as conn:
-        done = [each["id"] for each in batch if outcomes[each["id"]][0]]
-        if done:  # one statement for the whole claim
-            await conn.execute(
-                "UPDATE outbox SET status = 'delivered', delivered_at = now() WHERE id = ANY($1::bigint[])", done
-            )
+        await mark_delivered(conn, [each["id"] for each in batch if outcomes[each["id"]][0]])
         for each in batch:  # a batch's messages are counted one by one
             ok, error = outcomes[each["id"]]
             outcome = "done" if ok else await _retry_or_bury(conn, services, each, error)
             if outcome is not None:
                 services.metrics.deliveries.labels(each["kind"], outcome).inc()
     return True
+
+
+async def mark_delivered(conn: asyncpg.Connection, ids: list[int]) -> None:
+    """The messages a claim delivered, in one statement for the whole claim."""
+    if ids:
+        await conn.execute(
+            "UPDATE outbox SET status = 'delivered', delivered_at = now() WHERE id = ANY($1::bigint[])", ids
+        )
 
 
 async def _handled(call: Awaitable[bool], message: asyncpg.Record) -> tuple[bool, str | None]:

@@ -117,17 +117,24 @@ async def append_event(
     )
 
 
-# The event, the dossier's new status and its portal-sync message (`queue_portal_sync`, below) in one statement:
-# each round trip costs more than the row it carries. PostgreSQL runs every data-modifying CTE to completion;
-# `waiting` locks the sync message it finds, as `queue_portal_sync` does.
+def _queue_sync(dossier: str, kind: str) -> str:
+    """CTEs queueing a portal sync of dossier `dossier` (a placeholder) unless one no worker has claimed yet is
+    waiting: `waiting` locks that one, `queued` inserts a new message otherwise (see `queue_portal_sync`)."""
+    return (
+        f" waiting AS (SELECT id FROM outbox WHERE dossier_id = {dossier} AND kind = {kind} AND status = 'pending'"
+        " AND attempts = 0 LIMIT 1 FOR UPDATE),"
+        f" queued AS (INSERT INTO outbox (message_id, kind, dossier_id, payload)"
+        f" SELECT gen_random_uuid(), {kind}, {dossier}, '{{}}' WHERE NOT EXISTS (SELECT FROM waiting))"
+    )
+
+
+# The event, the dossier's new status and its portal-sync message in one statement: each round trip costs more
+# than the row it carries. PostgreSQL runs every data-modifying CTE to completion.
 _APPEND = (
     "WITH event AS (INSERT INTO dossier_events (dossier_id, seq, type, status_after, occurred_at, actor_org_id,"
     " external_id, data, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10) RETURNING *),"
     " moved AS (UPDATE dossiers SET status = $4, updated_at = now() WHERE id = $1),"
-    " waiting AS (SELECT id FROM outbox WHERE dossier_id = $1 AND kind = $11 AND status = 'pending'"
-    " AND attempts = 0 LIMIT 1 FOR UPDATE),"
-    " queued AS (INSERT INTO outbox (message_id, kind, dossier_id, payload)"
-    " SELECT gen_random_uuid(), $11, $1, '{}' WHERE NOT EXISTS (SELECT FROM waiting))"
+    f"{_queue_sync('$1', '$11')}"
     " SELECT * FROM event"
 )
 
@@ -137,18 +144,7 @@ async def queue_portal_sync(conn: asyncpg.Connection, dossier_id: int) -> None:
     worker has claimed yet is waiting (it will read this event too: the handler reads from its cursor). The
     waiting message is locked until this transaction ends, so no worker claims it and reads the timeline before
     this event is committed; one claimed meanwhile no longer matches, and a new message is queued."""
-    waiting = await conn.fetchval(
-        "SELECT id FROM outbox WHERE dossier_id = $1 AND kind = $2 AND status = 'pending' AND attempts = 0"
-        " LIMIT 1 FOR UPDATE",
-        dossier_id,
-        DVCQG_SYNC,
-    )
-    if waiting is None:
-        await conn.execute(
-            "INSERT INTO outbox (message_id, kind, dossier_id, payload) VALUES (gen_random_uuid(), $2, $1, '{}')",
-            dossier_id,
-            DVCQG_SYNC,
-        )
+    await conn.execute(f"WITH{_queue_sync('$1', '$2')} SELECT 1", dossier_id, DVCQG_SYNC)
 
 
 async def has_event(conn: asyncpg.Connection, dossier_id: int, type: str) -> bool:
